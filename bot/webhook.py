@@ -262,6 +262,26 @@ def _parse(url: str, policy: WebhookPolicy) -> URL:
     return parsed
 
 
+def _wire_url(url: str, parsed: URL) -> URL:
+    """The URL to send: the vetted host, and the path and query exactly as typed.
+
+    yarl re-quotes a query (``sig=a%2Fb`` becomes ``sig=a/b``), which would break
+    signed webhook URLs; an ASCII path and query are kept byte for byte.
+    """
+    typed = URL(url, encoded=True)
+    rest = typed.raw_path + typed.raw_query_string
+    if not rest.isascii():
+        return parsed.with_fragment(None)
+    return URL.build(
+        scheme=parsed.scheme,
+        host=parsed.raw_host or "",
+        port=parsed.explicit_port,
+        path=typed.raw_path,
+        query_string=typed.raw_query_string,
+        encoded=True,
+    )
+
+
 def check_url(url: str, policy: WebhookPolicy = DEFAULT_POLICY) -> str:
     """The normalized URL when its syntax is acceptable (no DNS); WebhookError otherwise."""
     return str(_parse(url, policy))
@@ -453,14 +473,15 @@ async def post_webhook(
     resolver: Resolver | None = None,
 ) -> WebhookResult:
     """POST ``payload`` as JSON to a vetted address of ``url``; WebhookError says why not."""
-    target = _parse(url, policy)
+    if session is not None:
+        _require_vetted(session, policy, resolver)
+    target = _wire_url(url, _parse(url, policy))
     body = json.dumps(dict(payload), ensure_ascii=False).encode("utf-8")
     try:
         if session is None:
             async with webhook_session(policy=policy, resolver=resolver) as own:
                 result = await _send(own, target, body, policy)
         else:
-            _require_vetted(session, policy, resolver)
             result = await _send(session, target, body, policy)
     except WebhookError as exc:
         log.info("webhook to %s failed: %s", _origin(target), exc.reason)
