@@ -1,0 +1,221 @@
+"""The one evaluator: a rule AST compiled into a predicate over an Item.
+
+The engine, ``test``, ``backtest``, the CLI and the indexed matcher all decide
+with the functions here, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from bot.engine.item import Item
+from bot.engine.regex import compile_regex
+from bot.grammar import ast
+
+Predicate = Callable[[Item], bool]
+
+_COMPARE: dict[str, Callable[[int, int], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "=": operator.eq,
+    "!=": operator.ne,
+}
+
+
+def is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def find_word(haystack: str, word: str) -> int:
+    """Index of the first whole-word occurrence of ``word`` in ``haystack``, or -1."""
+    start = haystack.find(word)
+    end_limit = len(haystack)
+    while start >= 0:
+        end = start + len(word)
+        before_ok = start == 0 or not is_word_char(haystack[start - 1])
+        after_ok = end >= end_limit or not is_word_char(haystack[end])
+        if before_ok and after_ok:
+            return start
+        start = haystack.find(word, start + 1)
+    return -1
+
+
+def text_hit(op: str, haystack: str, needle: str) -> int:
+    """Where ``needle`` satisfies ``op`` in the casefolded ``haystack``, or -1."""
+    if op in ("contains", "contains_all"):
+        return haystack.find(needle)
+    if op == "contains_word":
+        return find_word(haystack, needle)
+    if op == "is":
+        return 0 if haystack == needle else -1
+    if op == "startswith":
+        return 0 if haystack.startswith(needle) else -1
+    if op == "endswith":
+        return len(haystack) - len(needle) if haystack.endswith(needle) else -1
+    raise ValueError(f"unknown text test {op!r}")
+
+
+def folded_values(test: ast.TextTest) -> tuple[str, ...]:
+    return tuple(v.casefold() for v in test.values)
+
+
+def _text_test(test: ast.TextTest) -> Predicate:
+    name, op, needles = test.field, test.op, folded_values(test)
+    if op == "contains_all":
+        return lambda item: all(item.folded(name).find(n) >= 0 for n in needles)
+    if op == "contains" and len(needles) == 1:
+        needle = needles[0]
+        return lambda item: needle in item.folded(name)
+    if op == "is":
+        choices = frozenset(needles)
+        return lambda item: item.folded(name) in choices
+    return lambda item: any(text_hit(op, item.folded(name), n) >= 0 for n in needles)
+
+
+def compile_condition(cond: ast.Condition) -> Predicate:
+    """A predicate for one condition tree (iterative enough for the depth limit of 20)."""
+    match cond:
+        case ast.TextTest():
+            return _text_test(cond)
+        case ast.Empty(field=name):
+            return lambda item: item.field_text(name) == ""
+        case ast.Matches(field=name, pattern=pattern, flags=flags):
+            search = compile_regex(pattern, flags).search
+            return lambda item: search(item.field_text(name)) is not None
+        case ast.Compare(field=name, op=op, value=value):
+            compare = _COMPARE[op]
+            return lambda item: compare(item.number(name), value)
+        case ast.Flag(name=name):
+            return lambda item: item.flag(name)
+        case ast.Not(operand=operand):
+            inner = compile_condition(operand)
+            return lambda item: not inner(item)
+        case ast.And(operands=operands):
+            parts = tuple(compile_condition(o) for o in operands)
+            return lambda item: all(p(item) for p in parts)
+        case ast.Or(operands=operands):
+            parts = tuple(compile_condition(o) for o in operands)
+            return lambda item: any(p(item) for p in parts)
+    raise TypeError(f"not a condition: {cond!r}")
+
+
+def _always(item: Item) -> bool:
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    rule: ast.Rule
+    streams: frozenset[str]
+    subreddits: frozenset[str]
+    condition: Predicate
+
+    def in_scope(self, item: Item) -> bool:
+        """Whether the item is on a watched stream and subreddit."""
+        if item.stream not in self.streams:
+            return False
+        return not self.subreddits or item.folded("subreddit") in self.subreddits
+
+    def matches(self, item: Item) -> bool:
+        return self.in_scope(item) and self.condition(item)
+
+
+def compile_rule(rule: ast.Rule) -> CompiledRule:
+    return CompiledRule(
+        rule=rule,
+        streams=frozenset(rule.streams),
+        subreddits=frozenset(s.casefold() for s in rule.subreddits),
+        condition=compile_condition(rule.condition) if rule.condition is not None else _always,
+    )
+
+
+# ---- the text a match was made on, and why/why not ------------------------
+
+
+def _positive_text_tests(cond: ast.Condition | None) -> Iterator[ast.TextTest | ast.Matches]:
+    """Text tests outside any ``not``, left to right."""
+    if cond is None:
+        return
+    if isinstance(cond, ast.TextTest | ast.Matches):
+        yield cond
+    elif isinstance(cond, ast.And | ast.Or):
+        for operand in cond.operands:
+            yield from _positive_text_tests(operand)
+
+
+def _hit_text(test: ast.TextTest | ast.Matches, item: Item) -> str | None:
+    original = item.field_text(test.field)
+    if isinstance(test, ast.Matches):
+        found = compile_regex(test.pattern, test.flags).search(original)
+        return None if found is None else found.group(0)
+    folded = item.folded(test.field)
+    hits = [
+        (text_hit(test.op, folded, n), n, v)
+        for n, v in zip(folded_values(test), test.values, strict=True)
+    ]
+    found_hits = [h for h in hits if h[0] >= 0]
+    if not found_hits or (test.op == "contains_all" and len(found_hits) < len(hits)):
+        return None
+    at, needle, written = min(found_hits, key=lambda h: h[0])
+    if len(folded) == len(original):
+        return original[at : at + len(needle)]
+    return written
+
+
+def match_text(rule: ast.Rule, item: Item) -> str:
+    """``{match}``: the text the first matching text test matched, or ""."""
+    for test in _positive_text_tests(rule.condition):
+        hit = _hit_text(test, item)
+        if hit is not None:
+            return hit
+    return ""
+
+
+def explain(rule: ast.Rule, item: Item) -> list[str]:
+    """Why a rule does or does not match an item: one line per check, ✓ or ✗."""
+    from bot.grammar.printer import format_condition
+
+    compiled = compile_rule(rule)
+    lines: list[str] = []
+    stream_ok = item.stream in compiled.streams
+    lines.append(
+        f"{'✓' if stream_ok else '✗'} stream: {item.stream} (watching {', '.join(rule.streams)})"
+    )
+    if rule.subreddits:
+        sub_ok = item.folded("subreddit") in compiled.subreddits
+        where = ", ".join("r/" + s for s in rule.subreddits)
+        lines.append(f"{'✓' if sub_ok else '✗'} subreddit: r/{item.subreddit} (watching {where})")
+
+    def walk(cond: ast.Condition, depth: int) -> None:
+        ok = compile_condition(cond)(item)
+        mark = "✓" if ok else "✗"
+        indent = "  " * depth
+        if isinstance(cond, ast.And | ast.Or):
+            word = "all of" if isinstance(cond, ast.And) else "any of"
+            lines.append(f"{indent}{mark} {word}:")
+            for operand in cond.operands:
+                walk(operand, depth + 1)
+            return
+        detail = _detail(cond, item)
+        lines.append(f"{indent}{mark} {format_condition(cond)}{detail}")
+
+    if rule.condition is not None:
+        walk(rule.condition, 0)
+    return lines
+
+
+def _detail(cond: ast.Condition, item: Item) -> str:
+    name = getattr(cond, "field", None) or getattr(cond, "name", None)
+    if isinstance(cond, ast.Compare):
+        return f"  ({cond.field} is {item.number(cond.field)})"
+    if isinstance(cond, ast.Flag):
+        return f"  ({cond.name} is {'set' if item.flag(cond.name) else 'not set'})"
+    if isinstance(cond, ast.Not) or not isinstance(name, str):
+        return ""
+    value = item.field_text(name)
+    shown = value if len(value) <= 80 else value[:80] + "…"
+    return f"  ({name} is {shown!r})"
