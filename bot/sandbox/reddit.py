@@ -138,6 +138,8 @@ class RedditSandbox:
         self._tokens: dict[str, _Token] = {}
         self._throttle = WriteThrottle()
         self._writes_changed = asyncio.Condition()
+        self._released_changed = asyncio.Condition()
+        self._wakers: set[asyncio.Task[None]] = set()
         self._multireddits: dict[tuple[str, str], str] = {}
         self._runner: web.AppRunner | None = None
         self._replay: asyncio.Task[None] | None = None
@@ -201,14 +203,40 @@ class RedditSandbox:
 
     def release(self, n: int = 1) -> list[str]:
         """Make the next n items visible; returns their fullnames."""
-        return self.store.release(n)
+        names = self.store.release(n)
+        self._notify_released()
+        return names
 
     def release_all(self) -> list[str]:
-        return self.store.release_all()
+        return self.release(self.store.pending_count)
 
     def add_item(self, thing: Thing) -> str:
         """Publish one new item now (id and name minted if missing); returns its fullname."""
-        return self.store.add(thing)
+        name = self.store.add(thing)
+        self._notify_released()
+        return name
+
+    async def wait_for_released(self, n: int, timeout: float = 5.0) -> int:
+        """Wait until at least n items are visible (e.g. during a replay)."""
+        async with self._released_changed:
+            await asyncio.wait_for(
+                self._released_changed.wait_for(lambda: self.store.released_count >= n), timeout
+            )
+        return self.store.released_count
+
+    def _notify_released(self) -> None:
+        """Wake released-count waiters from sync code without blocking the caller."""
+        try:
+            task = asyncio.get_running_loop().create_task(self._wake(self._released_changed))
+        except RuntimeError:  # no loop running: nobody can be waiting
+            return
+        self._wakers.add(task)
+        task.add_done_callback(self._wakers.discard)
+
+    @staticmethod
+    async def _wake(condition: asyncio.Condition) -> None:
+        async with condition:
+            condition.notify_all()
 
     def define_multireddit(self, owner: str, name: str, subreddits: Iterable[str]) -> None:
         """Make /user/{owner}/m/{name} list these subreddits."""
@@ -238,7 +266,7 @@ class RedditSandbox:
             await asyncio.sleep(tick)
             due = int((loop.time() - started) * items_per_second) - released
             if due > 0:
-                released += len(self.store.release(due))
+                released += len(self.release(due))
 
     # Simulation knobs and records
 
@@ -318,7 +346,8 @@ class RedditSandbox:
             return None
         budget = self.budget.charge(token.client_id)
         reply = await self._within_budget(request.method, path, query, form, token, budget)
-        reply.headers.update(budget.headers())
+        if token.user is not None:  # Reddit sends no budget headers to application-only tokens
+            reply.headers.update(budget.headers())
         return reply
 
     async def _within_budget(
@@ -332,8 +361,8 @@ class RedditSandbox:
     ) -> _Reply:
         if self.faults.take_429() or not budget.allowed:
             return _Reply(429, error_body(429, "Too Many Requests"))
-        if self.faults.roll(self.faults.error_rate):
-            status = self.faults.error_status()
+        status = self.faults.take_error()
+        if status is not None:
             return _Reply(status, error_body(status, "Server Error"))
         for route_method, pattern, handler in self._routes:
             match = pattern.match(path)
@@ -383,7 +412,14 @@ class RedditSandbox:
     async def _me(self, call: _Call) -> _Reply:
         if call.token.user is None:
             return _Reply(403, error_body(403, "Forbidden"))
-        return _Reply(200, me_data(call.token.user, inbox_count=self.store.unread_count()))
+        return _Reply(
+            200,
+            me_data(
+                call.token.user,
+                inbox_count=self.store.unread_count(),
+                client_id=call.token.client_id,
+            ),
+        )
 
     def _listing(self, subs: str, which: str, query: dict[str, str]) -> _Reply:
         kind = "t3" if which == "new" else "t1"

@@ -38,8 +38,11 @@ class Faults:
     malformed_rate: float = 0.0
     drop_rate: float = 0.0
     pending_429: int = 0
+    pending_errors: list[int] = field(default_factory=list)
 
-    SETTABLE = frozenset({"error_rate", "latency", "malformed_rate", "drop_rate", "burst_429"})
+    SETTABLE = frozenset(
+        {"error_rate", "latency", "malformed_rate", "drop_rate", "burst_429", "burst_errors"}
+    )
 
     def burst_429(self, n: int) -> None:
         """Answer the next n API requests with 429, whatever the budget says."""
@@ -51,6 +54,17 @@ class Faults:
         self.pending_429 -= 1
         return True
 
+    def burst_errors(self, n: int, *, status: int = 503) -> None:
+        """Answer the next n API requests with this 5xx status (deterministic error_rate)."""
+        self.pending_errors = [status] * max(0, int(n))
+
+    def take_error(self) -> int | None:
+        if self.pending_errors:
+            return self.pending_errors.pop(0)
+        if self.roll(self.error_rate):
+            return self.rng.choice(ERROR_STATUSES)
+        return None
+
     def delay(self) -> float:
         value = self.latency() if callable(self.latency) else self.latency
         return max(0.0, float(value))
@@ -58,13 +72,11 @@ class Faults:
     def roll(self, rate: float) -> bool:
         return rate > 0 and self.rng.random() < rate
 
-    def error_status(self) -> int:
-        return self.rng.choice(ERROR_STATUSES)
-
     def clear(self) -> None:
         self.error_rate = self.malformed_rate = self.drop_rate = 0.0
         self.latency = 0.0
         self.pending_429 = 0
+        self.pending_errors = []
 
     def update(self, settings: Mapping[str, Any]) -> None:
         """Apply a JSON settings object from the control API; unknown keys are an error."""
@@ -74,6 +86,8 @@ class Faults:
         for key, value in settings.items():
             if key == "burst_429":
                 self.burst_429(int(value))
+            elif key == "burst_errors":
+                self.burst_errors(int(value))
             else:
                 setattr(self, key, float(value))
 
@@ -84,6 +98,7 @@ class Faults:
             "malformed_rate": self.malformed_rate,
             "drop_rate": self.drop_rate,
             "burst_429": self.pending_429,
+            "burst_errors": len(self.pending_errors),
         }
 
 

@@ -100,17 +100,19 @@ def page(
     after: str | None,
     geo_filter: bool = False,
 ) -> dict[str, Any]:
-    """Slice a newest-first sequence the way Reddit pages with before/after cursors."""
+    """Slice a newest-first sequence the way Reddit pages with before/after cursors.
+
+    `before=X` gives the `limit` items just newer than X (what streams poll with);
+    a cursor that is not (or no longer) listed gives an empty page, as on Reddit.
+    """
     names = [fullname(thing) for thing in newest_first]
     if after:
         if after not in names:
             return listing([], geo_filter=geo_filter)
         start = names.index(after) + 1
         chunk = newest_first[start : start + limit]
-        more_older = start + limit < len(names)
-        next_after = fullname(chunk[-1]) if chunk and more_older else None
         prev_before = fullname(chunk[0]) if chunk else None
-        return listing(chunk, after=next_after, before=prev_before, geo_filter=geo_filter)
+        return listing(chunk, after=_after(chunk, limit), before=prev_before, geo_filter=geo_filter)
     if before:
         if before not in names:
             return listing([], geo_filter=geo_filter)
@@ -120,8 +122,12 @@ def page(
         prev_before = fullname(chunk[0]) if chunk and start > 0 else None
         return listing(chunk, before=prev_before, geo_filter=geo_filter)
     chunk = newest_first[:limit]
-    next_after = fullname(chunk[-1]) if chunk and limit < len(names) else None
-    return listing(chunk, after=next_after, geo_filter=geo_filter)
+    return listing(chunk, after=_after(chunk, limit), geo_filter=geo_filter)
+
+
+def _after(chunk: Sequence[Thing], limit: int) -> str | None:
+    """Reddit names the last child as `after` whenever a page comes back full."""
+    return fullname(chunk[-1]) if chunk and len(chunk) == limit else None
 
 
 def body_html(text: str) -> str:
@@ -146,6 +152,10 @@ def _author_fields(username: str) -> dict[str, Any]:
 
 
 _COMMON_FLAGS: dict[str, Any] = {
+    "approved": False,
+    "ignore_reports": False,
+    "removed": False,
+    "spam": False,
     "approved_at_utc": None,
     "approved_by": None,
     "banned_at_utc": None,
@@ -321,28 +331,100 @@ def finish_thing(thing: Thing, *, thing_id: str) -> Thing:
     return thing
 
 
-def me_data(username: str, *, inbox_count: int) -> dict[str, Any]:
-    """The `/api/v1/me` body: the fields asyncpraw's Redditor and the bot use."""
+_ME_DEFAULTS: dict[str, Any] = {
+    "accept_chats": False,
+    "accept_followers": True,
+    "accept_pms": True,
+    "awardee_karma": 0,
+    "awarder_karma": 0,
+    "can_create_subreddit": True,
+    "can_edit_name": False,
+    "coins": 0,
+    "features": {},
+    "force_password_reset": False,
+    "gold_creddits": 0,
+    "gold_expiration": None,
+    "has_android_subscription": False,
+    "has_external_account": False,
+    "has_gold_subscription": False,
+    "has_ios_subscription": False,
+    "has_mod_mail": False,
+    "has_paypal_subscription": False,
+    "has_stripe_subscription": False,
+    "has_subscribed": True,
+    "has_subscribed_to_premium": False,
+    "has_verified_email": True,
+    "has_visited_new_profile": False,
+    "hide_from_robots": True,
+    "icon_img": "",
+    "in_beta": False,
+    "in_chat": False,
+    "in_redesign_beta": False,
+    "is_employee": False,
+    "is_gold": False,
+    "is_mod": False,
+    "is_sponsor": False,
+    "is_suspended": False,
+    "linked_identities": [],
+    "new_modmail_exists": False,
+    "num_friends": 0,
+    "oauth_client_id": "",
+    "over_18": False,
+    "password_set": True,
+    "pref_autoplay": False,
+    "pref_clickgadget": 5,
+    "pref_geopopular": "",
+    "pref_nightmode": False,
+    "pref_no_profanity": True,
+    "pref_show_presence": False,
+    "pref_show_snoovatar": False,
+    "pref_show_trending": False,
+    "pref_show_twitter": False,
+    "pref_top_karma_subreddits": False,
+    "pref_video_autoplay": False,
+    "seen_give_award_tooltip": False,
+    "seen_layout_switch": True,
+    "seen_premium_adblock_modal": False,
+    "seen_redesign_modal": True,
+    "seen_subreddit_chat_ftux": False,
+    "snoovatar_img": "",
+    "snoovatar_size": None,
+    "suspension_expiration_utc": None,
+    "verified": True,
+}
+
+
+def me_data(username: str, *, inbox_count: int, client_id: str = "") -> dict[str, Any]:
+    """The `/api/v1/me` body, with every key the recorded responses carry."""
     return {
+        **_ME_DEFAULTS,
         "name": username,
-        "id": _author_fields(username)["author_fullname"].removeprefix("t2_"),
+        "id": stable_id(username),
         "created": 1_500_000_000.0,
         "created_utc": 1_500_000_000.0,
         "link_karma": 1,
         "comment_karma": 1,
         "total_karma": 2,
-        "is_employee": False,
-        "is_mod": False,
-        "is_gold": False,
-        "is_suspended": False,
-        "suspension_expiration_utc": None,
-        "has_verified_email": True,
-        "verified": True,
-        "over_18": False,
         "has_mail": inbox_count > 0,
         "inbox_count": inbox_count,
-        "pref_no_profanity": True,
-        "features": {},
+        "oauth_client_id": client_id,
+        "subreddit": {
+            "display_name": f"u_{username}",
+            "display_name_prefixed": f"u/{username}",
+            "name": f"t5_{stable_id('u_' + username, digits=6)}",
+            "title": "",
+            "public_description": "",
+            "description": "",
+            "url": f"/user/{username}/",
+            "subreddit_type": "user",
+            "over_18": False,
+            "subscribers": 0,
+            "user_is_moderator": True,
+            "user_is_subscriber": False,
+            "user_is_banned": False,
+            "user_is_muted": False,
+            "user_is_contributor": False,
+        },
     }
 
 
@@ -351,7 +433,7 @@ def redditor_about(name: str) -> Thing:
         "kind": "t2",
         "data": {
             "name": name,
-            "id": _author_fields(name)["author_fullname"].removeprefix("t2_"),
+            "id": stable_id(name),
             "created": 1_500_000_000.0,
             "created_utc": 1_500_000_000.0,
             "link_karma": 1,
