@@ -25,11 +25,14 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
+from bot.engine.ports import ActionError
+
 __all__ = [
     "USER_AGENT",
     "WebhookError",
     "WebhookPolicy",
     "WebhookResult",
+    "WebhookSender",
     "address_allowed",
     "check_url",
     "post_webhook",
@@ -40,6 +43,7 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "roveit-webhook/1"
 READ_CHUNK = 16384
+MAX_RETRY_AFTER = 86400
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -64,10 +68,11 @@ DEFAULT_POLICY = WebhookPolicy()
 class WebhookError(Exception):
     """A webhook that was refused or failed; ``reason`` is shown to the module's owner."""
 
-    def __init__(self, reason: str, *, retryable: bool) -> None:
+    def __init__(self, reason: str, *, retryable: bool, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
+        self.retry_after = retry_after  # seconds the server asked for (Retry-After), if any
 
 
 @dataclass(frozen=True)
@@ -424,7 +429,17 @@ def _status_error(response: aiohttp.ClientResponse) -> WebhookError:
         target = _without_query(response.headers.get("Location", ""))
         return _refuse(f"webhooks do not follow redirects (to {target})")
     words = f"the webhook answered {status} {response.reason or ''}".rstrip()
-    return WebhookError(words, retryable=status == 429 or status >= 500)
+    if status == 429 or status >= 500:
+        wait = _retry_after(response.headers.get("Retry-After"))
+        return WebhookError(words, retryable=True, retry_after=wait)
+    return _refuse(words)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (the delay form; an HTTP date is ignored), capped at a day."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return float(min(int(value.strip()), MAX_RETRY_AFTER))
 
 
 async def _answer(response: aiohttp.ClientResponse, policy: WebhookPolicy) -> WebhookResult:
@@ -488,3 +503,22 @@ async def post_webhook(
         raise
     log.info("webhook to %s answered %d", _origin(target), result.status)
     return result
+
+
+class WebhookSender:
+    """The engine's WebhookPort: a refused or failed webhook becomes an ActionError."""
+
+    def __init__(
+        self, *, policy: WebhookPolicy = DEFAULT_POLICY, resolver: Resolver | None = None
+    ) -> None:
+        self.policy = policy
+        self._resolver = resolver
+
+    async def post(self, url: str, payload: Mapping[str, Any]) -> int:
+        try:
+            result = await post_webhook(url, payload, policy=self.policy, resolver=self._resolver)
+        except WebhookError as exc:
+            raise ActionError(
+                exc.reason, retry_after=exc.retry_after, permanent=not exc.retryable
+            ) from None
+        return result.status

@@ -22,11 +22,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.engine.ports import ActionError, WebhookPort
 from bot.webhook import (
     USER_AGENT,
     WebhookError,
     WebhookPolicy,
     WebhookResult,
+    WebhookSender,
     address_allowed,
     check_url,
     post_webhook,
@@ -91,7 +93,8 @@ def _app(hook: Hook) -> web.Application:
 
     async def status(request: web.Request) -> web.Response:
         await record(request)
-        return web.Response(status=int(request.match_info["code"]), text="nope")
+        headers = {"Retry-After": request.query["wait"]} if "wait" in request.query else {}
+        return web.Response(status=int(request.match_info["code"]), text="nope", headers=headers)
 
     async def redirect(request: web.Request) -> web.Response:
         await record(request)
@@ -349,6 +352,28 @@ async def test_error_statuses(hook: Hook, code: int, retryable: bool) -> None:
     error = await _refusal(hook.url(f"/status/{code}"), policy=LOCAL)
     assert error.retryable is retryable
     assert error.reason.startswith(f"the webhook answered {code}")
+
+
+@pytest.mark.parametrize(("wait", "expected"), [("7", 7.0), ("999999", 86400.0), ("soon", None)])
+async def test_retry_after_is_passed_on(hook: Hook, wait: str, expected: float | None) -> None:
+    error = await _refusal(hook.url(f"/status/429?wait={wait}"), policy=LOCAL)
+    assert error.retryable and error.retry_after == expected
+
+
+async def test_engine_port_maps_errors_to_action_errors(hook: Hook) -> None:
+    sender: WebhookPort = WebhookSender(policy=LOCAL, resolver=FakeDNS({"h.test": ["127.0.0.1"]}))
+    assert await sender.post(hook.url("/ok", host="h.test"), {"x": 1}) == 200
+    with pytest.raises(ActionError) as busy:
+        await sender.post(hook.url("/status/429?wait=5"), {})
+    assert (busy.value.permanent, busy.value.retry_after) == (False, 5.0)
+    with pytest.raises(ActionError) as gone:
+        await sender.post(hook.url("/status/404"), {})
+    assert gone.value.permanent
+    with pytest.raises(ActionError, match="private address") as refused:
+        await WebhookSender(resolver=FakeDNS({"lan.test": ["192.168.0.2"]})).post(
+            "https://lan.test/hook", {}
+        )
+    assert refused.value.permanent
 
 
 async def test_2xx_other_than_200_is_success(hook: Hook) -> None:
