@@ -64,7 +64,7 @@ TOKEN_PATH = "/api/v1/access_token"
 CONTROL_PREFIX = "/_sandbox/"
 MAX_MULTIREDDIT_PATH = 2000
 SCOPE = "identity edit history privatemessages read submit"
-LISTING_PATH = re.compile(r"^/(r|user)/.+/(new|comments)$")
+LISTING_PATH = re.compile(r"^/(r|user)/.+/(new|comments)/?$")
 
 __all__ = ["RedditSandbox", "load_items", "serve"]
 

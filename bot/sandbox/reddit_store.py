@@ -27,6 +27,37 @@ _FIRST_MINTED_ID = 36**7
 
 SubredditFilter = Callable[[Thing], bool]
 
+# Keys asyncpraw needs that a hand-written test item may leave out.
+_ADDED_DEFAULTS: dict[str, dict[str, Any]] = {
+    "t1": {"replies": "", "body": "", "score": 1, "stickied": False, "distinguished": None},
+    "t3": {
+        "title": "",
+        "selftext": "",
+        "is_self": True,
+        "url": "",
+        "domain": "",
+        "score": 1,
+        "num_comments": 0,
+        "over_18": False,
+        "spoiler": False,
+        "link_flair_text": None,
+        "stickied": False,
+    },
+    "t4": {
+        "replies": "",
+        "new": True,
+        "was_comment": False,
+        "first_message_name": None,
+        "parent_id": None,
+        "subreddit": None,
+        "context": "",
+        "distinguished": None,
+        "subject": "",
+        "body": "",
+        "type": "unknown",
+    },
+}
+
 
 class SandboxError(Exception):
     """A write Reddit would refuse; `errors` is its [[code, message, field]] list."""
@@ -96,8 +127,13 @@ class ItemStore:
         return self.release(len(self._pending))
 
     def add(self, thing: Thing) -> str:
-        """Publish one new item now, minting its id and name if it has none."""
-        return self._publish(_own_copy(thing))
+        """Publish one new item now, minting its id and name, and filling keys it lacks."""
+        own = _own_copy(thing)
+        for key, value in _ADDED_DEFAULTS[own["kind"]].items():
+            own["data"].setdefault(key, value)
+        if "created_utc" not in own["data"]:
+            own["data"]["created_utc"] = own["data"]["created"] = float(int(self._wall_clock()))
+        return self._publish(own)
 
     def get(self, name: str) -> Thing | None:
         return self._by_name.get(name)
