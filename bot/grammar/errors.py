@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 EXCERPT_SPAN = 60  # characters shown either side of the caret on long lines
 
 
@@ -64,7 +66,7 @@ class RuleSyntaxError(ValueError):
     def __str__(self) -> str:
         return self.render()
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> tuple[Any, ...]:
         fields = {
             "line": self.line,
             "column": self.column,
@@ -119,5 +121,7 @@ class CommandSyntaxError(RuleSyntaxError):
         )
 
 
-def _rebuild(cls: type[RuleSyntaxError], message: str, fields: dict[str, object]) -> RuleSyntaxError:
+def _rebuild(
+    cls: type[RuleSyntaxError], message: str, fields: dict[str, object]
+) -> RuleSyntaxError:
     return cls(message, **fields)  # type: ignore[arg-type]

@@ -17,7 +17,6 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from lark import Lark, Token, Transformer
-from lark.parsers.lalr_interactive_parser import InteractiveParser
 from lark.exceptions import (
     LarkError,
     UnexpectedCharacters,
@@ -26,6 +25,7 @@ from lark.exceptions import (
     UnexpectedToken,
     VisitError,
 )
+from lark.parsers.lalr_interactive_parser import InteractiveParser
 
 from bot.engine.regex import RegexError, compile_regex
 from bot.engine.templates import TemplateError, parse_template
@@ -167,9 +167,7 @@ def parse_duration(text: str, offset: int = 0, *, minimum: int = 1) -> int:
         )
     seconds = int(match.group(1)) * DURATION_UNITS[unit]
     if not minimum <= seconds <= MAX_DURATION:
-        raise _Problem(
-            f"the duration must be from {_duration_words(minimum)} to 365 days", offset
-        )
+        raise _Problem(f"the duration must be from {_duration_words(minimum)} to 365 days", offset)
     return seconds
 
 
@@ -332,7 +330,8 @@ class _RuleBuilder(Transformer[Token, Any]):
         try:
             compile_regex(pattern, flags)
         except RegexError as exc:
-            raise _Problem(f"this regular expression cannot be used: {exc}", _start(regex_tok))
+            message = f"this regular expression cannot be used: {exc}"
+            raise _Problem(message, _start(regex_tok)) from None
         return ast.Matches(field, pattern, flags, pos=_pos(name_tok))
 
     def compare(self, items: list[Token]) -> ast.Compare:
@@ -360,7 +359,9 @@ class _RuleBuilder(Transformer[Token, Any]):
     def value_list(self, items: list[Token]) -> _List:
         bracket, values = items[0], tuple(items[1:])
         if not values:
-            raise _Problem('an empty list: put at least one string in it, like ["a", "b"]', _start(bracket))
+            raise _Problem(
+                'an empty list: put at least one string in it, like ["a", "b"]', _start(bracket)
+            )
         if len(values) > MAX_VALUES:
             raise _Problem(f"a list holds at most {MAX_VALUES} values", _start(values[MAX_VALUES]))
         return _List(values)
@@ -432,7 +433,8 @@ class _RuleBuilder(Transformer[Token, Any]):
         parts = urlsplit(url) if url.isprintable() and " " not in url else None
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             raise _Problem(
-                "a webhook needs an http:// or https:// address without spaces", _start(items[1]) + 1
+                "a webhook needs an http:// or https:// address without spaces",
+                _start(items[1]) + 1,
             )
         return ast.Webhook(url, pos=_pos(items[0]))
 
@@ -474,7 +476,9 @@ class _RuleBuilder(Transformer[Token, Any]):
         return ast.Rule(streams, subs, where, actions, limit, cooldown, pos=_pos(on))
 
 
-def _flatten(items: Sequence[_CondLike], kind: type[ast.And] | type[ast.Or]) -> tuple[ast.Condition, ...]:
+def _flatten(
+    items: Sequence[_CondLike], kind: type[ast.And] | type[ast.Or]
+) -> tuple[ast.Condition, ...]:
     out: list[ast.Condition] = []
     for item in items:
         node = _cond(item)
@@ -587,7 +591,10 @@ _GROUPS: tuple[tuple[frozenset[str], str], ...] = (
     ),
     (frozenset({"NAME", "NOT", "LPAR"}), 'a condition like title contains "x", score > 10 or nsfw'),
     (frozenset({"HERE", "ME", "CHANNEL"}), "here, me or a channel like #alerts"),
-    (frozenset({"STRING", "USER", "SUBREDDIT", "LSQB"}), 'a string in quotes or a list like ["a", "b"]'),
+    (
+        frozenset({"STRING", "USER", "SUBREDDIT", "LSQB"}),
+        'a string in quotes or a list like ["a", "b"]',
+    ),
     (frozenset({"SUBREDDIT", "NAME"}), "a subreddit like r/python"),
     (frozenset({"AUTHOR", "USER"}), '"author" or a user like u/name'),
 )
@@ -720,7 +727,7 @@ def _plain(phrases: Sequence[str]) -> tuple[str, ...]:
 
 
 def _bad_character(exc: UnexpectedCharacters, text: str) -> RuleSyntaxError:
-    offset = exc.pos_in_stream
+    offset = exc.pos_in_stream or 0
     char = exc.char
     context = exc.get_context(text, EXCERPT_SPAN_CHARS)
     if char in _QUOTES:
@@ -774,7 +781,10 @@ def _after_field(
 def _classify(exc: UnexpectedInput, token: Token) -> str | None:
     try:
         label = exc.match_examples(_rule_parser().parse, _EXAMPLES, use_accepts=False)
-    except (LarkError, _Problem):  # pragma: no cover - the examples are well-formed up to the mistake
+    except (
+        LarkError,
+        _Problem,
+    ):  # pragma: no cover - the examples are well-formed up to the mistake
         return None
     if label in ("missing_then", "missing_comma") and token.type not in _ACTION_TERMINALS:
         return None
@@ -841,9 +851,9 @@ def _bad_token(
         found = _after_field(prev, token, expected, text, offset)
         if found is not None:
             return found
-    if prev is not None and prev.type == "CMP" and len(seen) > 1:
-        if seen[-2].value.lower() in ast.NUMBER_FIELDS:
-            expected = {"INT"}
+    numeric = len(seen) > 1 and seen[-2].value.lower() in ast.NUMBER_FIELDS
+    if prev is not None and prev.type == "CMP" and numeric:
+        expected = {"INT"}
     if not at_end:
         label = _classify(exc, token)
         if label is not None:
@@ -903,3 +913,214 @@ def parse_rule(text: str) -> ast.Rule:
         raise RuleSyntaxError.at(text, 0, f"this rule does not parse: {inner}") from None
     except LarkError as exc:  # pragma: no cover - every Lark error above is an UnexpectedInput
         raise RuleSyntaxError.at(text, 0, f"this rule does not parse: {exc}") from None
+
+
+# ---- commands ------------------------------------------------------------------
+
+_COMMAND_WORDS: dict[str, str] = {
+    **{name.upper(): f'"{name}"' for name in ast.COMMAND_NAMES},
+    "ANONYMOUS": '"anonymous"',
+    "RULE_TEXT": "a rule starting with on",
+    "SCOPE": '"mine"',
+    "SCOPE_ALL": '"all"',
+    "ID": "a module id like 12 or #12",
+    "TOKEN": "the claim token",
+    "HERE": '"here"',
+    "OFF": '"off"',
+    "EVERY": '"every"',
+    "DURATION": "a duration like 30m, 2h or 1d",
+    "ON": '"on"',
+    "TARGET": "a Reddit link or item id",
+    "LAST": '"last"',
+    "COUNT": "a whole number",
+    "TOPIC": "a help topic",
+    "$END": "the end of the command",
+}
+
+
+class _CommandBuilder(Transformer[Token, ast.Command]):
+    """Turns the command tree into an ``ast.Command``; a rule goes through ``parse_rule``."""
+
+    def start(self, items: list[ast.Command]) -> ast.Command:
+        return items[0]
+
+    def create(self, items: list[Token]) -> ast.Create:
+        text, rule = _command_rule(items[-1])
+        return ast.Create(text, rule, anonymous=len(items) == 3)
+
+    def list_modules(self, items: list[Token]) -> ast.ListModules:
+        scope = items[1].value.lower() if len(items) > 1 else "mine"
+        return ast.ListModules(cast(Any, scope))
+
+    def show(self, items: list[Token]) -> ast.Show:
+        return ast.Show(_module_id(items[1]))
+
+    def edit(self, items: list[Token]) -> ast.Edit:
+        text, rule = _command_rule(items[2])
+        return ast.Edit(_module_id(items[1]), text, rule)
+
+    def pause(self, items: list[Token]) -> ast.Pause:
+        return ast.Pause(_module_id(items[1]))
+
+    def resume(self, items: list[Token]) -> ast.Resume:
+        return ast.Resume(_module_id(items[1]))
+
+    def delete(self, items: list[Token]) -> ast.Delete:
+        return ast.Delete(_module_id(items[1]))
+
+    def claim(self, items: list[Token]) -> ast.Claim:
+        token = items[2]
+        if not CLAIM_TOKEN.fullmatch(token.value):
+            raise _Problem("that does not look like a claim token", _start(token))
+        return ast.Claim(_module_id(items[1]), token.value)
+
+    def test(self, items: list[Token]) -> ast.Test:
+        if items[1].type == "ID":
+            target = _target(items[3]) if len(items) > 2 else None
+            return ast.Test(None, None, _module_id(items[1]), target)
+        text, tail = _split_tail(items[1], "on", lambda word: TARGET.fullmatch(word) is not None)
+        rule_text, rule = _command_rule(items[1], text)
+        return ast.Test(rule_text, rule, None, tail)
+
+    def backtest(self, items: list[Token]) -> ast.Backtest:
+        if items[1].type == "ID":
+            last = _last(items[3].value, _start(items[3])) if len(items) > 2 else None
+            return ast.Backtest(None, None, _module_id(items[1]), last)
+        text, tail = _split_tail(items[1], "last", lambda word: word.isascii() and word.isdigit())
+        rule_text, rule = _command_rule(items[1], text)
+        offset = _start(items[1]) + len(items[1].value.rstrip()) - len(tail or "")
+        return ast.Backtest(rule_text, rule, None, _last(tail, offset) if tail else None)
+
+    def status(self, items: list[Token]) -> ast.Status:
+        return ast.Status()
+
+    def heartbeat_on(self, items: list[Token]) -> ast.Heartbeat:
+        if len(items) < 4:
+            return ast.Heartbeat(True)
+        seconds = parse_duration(items[3].value, _start(items[3]), minimum=MIN_HEARTBEAT)
+        return ast.Heartbeat(True, seconds)
+
+    def heartbeat_off(self, items: list[Token]) -> ast.Heartbeat:
+        return ast.Heartbeat(False)
+
+    def help(self, items: list[Token]) -> ast.Help:
+        if len(items) < 2:
+            return ast.Help()
+        topic = " ".join(items[1].value.split()).lower()
+        if len(topic) > MAX_TOPIC_LENGTH:
+            raise _Problem(
+                f"a help topic is at most {MAX_TOPIC_LENGTH} characters", _start(items[1])
+            )
+        return ast.Help(topic)
+
+
+def _module_id(tok: Token) -> int:
+    digits = tok.value.lstrip("#")
+    value = int(digits) if len(digits) <= 15 else MAX_MODULE_ID + 1
+    if not 1 <= value <= MAX_MODULE_ID:
+        raise _Problem("no module has that id", _start(tok))
+    return value
+
+
+def _target(tok: Token) -> str:
+    if not TARGET.fullmatch(tok.value):
+        raise _Problem("expected a Reddit link or an item id like t3_abc123", _start(tok))
+    return tok.value
+
+
+def _last(text: str, offset: int) -> int:
+    value = int(text) if len(text) <= 9 else MAX_BACKTEST + 1
+    if not 1 <= value <= MAX_BACKTEST:
+        raise _Problem(f"last takes 1 to {MAX_BACKTEST:,} items", offset)
+    return value
+
+
+def _split_tail(tok: Token, keyword: str, fits: Any) -> tuple[str, str | None]:
+    """Split ``... KEYWORD X`` off the end of a rule when X fits; a rule never ends that way."""
+    text = tok.value.rstrip()
+    parts = text.rsplit(None, 2)
+    if len(parts) == 3 and parts[1].lower() == keyword and fits(parts[2]):
+        return parts[0], parts[2]
+    return text, None
+
+
+class _RuleInCommand(Exception):
+    def __init__(self, error: RuleSyntaxError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _command_rule(tok: Token, text: str | None = None) -> tuple[str, ast.Rule]:
+    rule_text = (tok.value if text is None else text).rstrip()
+    try:
+        return rule_text, parse_rule(rule_text)
+    except RuleSyntaxError as err:
+        raise _RuleInCommand(err) from None
+
+
+@cache
+def _command_parser() -> Lark:
+    return Lark.open("commands.lark", rel_to=__file__, parser="lalr", lexer="contextual")
+
+
+def _command_error(exc: UnexpectedInput, text: str) -> CommandSyntaxError:
+    offset = exc.pos_in_stream if exc.pos_in_stream is not None else len(text)
+    token = exc.token if isinstance(exc, UnexpectedToken) else None
+    if token is not None and token.type == "$END":
+        offset = len(text.rstrip())
+    first = not text[:offset].strip()
+    word = (text[offset:].split() or [""])[0] if token is None or token.type != "$END" else ""
+    if first:
+        first_hint = _did_you_mean(word, ast.COMMAND_NAMES) or "the commands are " + ", ".join(
+            ast.COMMAND_NAMES
+        )
+        message = f'unknown command "{word}"' if word else "expected a command"
+        return _command_at(text, offset, message, expected=ast.COMMAND_NAMES, hint=first_hint)
+    names = set(exc.expected if isinstance(exc, UnexpectedToken) else getattr(exc, "allowed", ()))
+    if "SCOPE" in names:
+        names.add("SCOPE_ALL")
+    phrases = [p for n, p in _COMMAND_WORDS.items() if n in names]
+    if isinstance(exc, UnexpectedToken) and "$END" in (exc.accepts or names):
+        names.add("$END")
+    phrases = [p for n, p in _COMMAND_WORDS.items() if n in names]
+    keywords = [p.strip('"') for p in phrases if p.startswith('"')]
+    hint: str | None = _did_you_mean(word, keywords) if word.isalpha() else None
+    if "RULE_TEXT" in names and word and word.lower() in ast.STREAMS:
+        hint = f'a rule starts with "on", like: {EXAMPLE_RULE}'
+    lead = (
+        "the command ends here; expected "
+        if token is not None and token.type == "$END"
+        else "expected "
+    )
+    message = lead + _join(phrases or ["something else"])
+    return _command_at(text, offset, message, expected=_plain(phrases), hint=hint)
+
+
+def _command_at(text: str, offset: int, message: str, **kw: Any) -> CommandSyntaxError:
+    err = CommandSyntaxError.at(text, offset, message, **kw)
+    assert isinstance(err, CommandSyntaxError)
+    return err
+
+
+def parse_command(text: str) -> ast.Command:
+    """The command's AST; CommandSyntaxError (only) says where and why it is wrong."""
+    if len(text) > MAX_COMMAND_LENGTH:
+        raise _command_at(
+            text,
+            MAX_COMMAND_LENGTH,
+            f"the command is {len(text):,} characters long; at most {MAX_COMMAND_LENGTH:,}",
+        )
+    try:
+        tree = _command_parser().parse(text)
+        return _CommandBuilder().transform(tree)
+    except UnexpectedInput as exc:
+        raise _command_error(exc, text) from None
+    except VisitError as exc:
+        inner = exc.orig_exc
+        if isinstance(inner, _RuleInCommand):
+            raise CommandSyntaxError.in_rule(inner.error) from None
+        if isinstance(inner, _Problem):
+            raise _command_at(text, inner.offset, inner.message, hint=inner.hint) from None
+        raise _command_at(text, 0, f"this command does not parse: {inner}") from None
+    except LarkError as exc:  # pragma: no cover - every Lark error above is an UnexpectedInput
+        raise _command_at(text, 0, f"this command does not parse: {exc}") from None

@@ -153,7 +153,16 @@ _COMPARE_WORDS = {
     "=": "is exactly",
     "!=": "is not",
 }
-_FLAG_WORDS = {"nsfw": "it is marked NSFW", "spoiler": "it is marked as a spoiler", "self": "it is a text post"}
+_NOT_FLAG_WORDS = {
+    "nsfw": "it is not marked NSFW",
+    "spoiler": "it is not marked as a spoiler",
+    "self": "it is not a text post",
+}
+_FLAG_WORDS = {
+    "nsfw": "it is marked NSFW",
+    "spoiler": "it is marked as a spoiler",
+    "self": "it is a text post",
+}
 
 
 def _explain_condition(node: ast.Condition) -> str:
@@ -161,6 +170,8 @@ def _explain_condition(node: ast.Condition) -> str:
         joiner = " or " if isinstance(node, ast.Or) else " and "
         return joiner.join(_explain_part(c) for c in node.operands)
     if isinstance(node, ast.Not):
+        if isinstance(node.operand, ast.Flag) and node.operand.name in _NOT_FLAG_WORDS:
+            return _NOT_FLAG_WORDS[node.operand.name]
         return "not " + _explain_part(node.operand)
     if isinstance(node, ast.TextTest):
         one, many = _TEST_WORDS[node.op]
