@@ -341,3 +341,22 @@ async def test_serve_runs_until_cancelled(tmp_path: Path, http: aiohttp.ClientSe
     with pytest.raises(aiohttp.ClientError):
         async with http.get(f"{base}/_sandbox/state"):
             pass
+
+
+async def test_info_by_id_and_url_and_comment_trees(http: aiohttp.ClientSession) -> None:
+    linked = {**post(0)["data"], "url": "https://i.redd.it/cat.jpg"}
+    reply = {**comment(2)["data"], "parent_id": "t1_c1"}
+    items = [{"kind": "t3", "data": linked}, comment(1), {"kind": "t1", "data": reply}, post(9)]
+    async with RedditSandbox(items) as sb:
+        client = Client(http, sb.base_url)
+        await client.login()
+        sb.release(3)
+        by_id = await client.json("/api/info", id="t1_c2,t3_p9,t3_p0")
+        assert names(by_id) == ["t1_c2", "t3_p0"]  # t3_p9 is not released yet
+        by_url = await client.json("/api/info", url="https://i.redd.it/cat.jpg")
+        assert names(by_url) == ["t3_p0"]
+        post_page, comments_page = await client.json("/comments/p0/slug", limit="2048")
+        assert names(post_page) == ["t3_p0"] and names(comments_page) == ["t1_c1"]
+        nested = comments_page["data"]["children"][0]["data"]["replies"]
+        assert names(nested) == ["t1_c2"]
+        assert (await client.get("/comments/p9"))[0] == 404
