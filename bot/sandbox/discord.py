@@ -421,12 +421,23 @@ class DiscordSandbox:
         return self.commands(guild_id)
 
 
-async def serve(*, host: str = "127.0.0.1", port: int = 8800, token: str | None = None) -> None:
-    """Run a sandbox with a starter world until cancelled (token None accepts any token)."""
+async def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8800,
+    token: str | None = None,
+    on_started: Callable[[str, str], None] | None = None,
+) -> None:
+    """Run a sandbox with a starter world until cancelled (token None accepts any token).
+
+    Prints the two settings to point roveit at it; on_started gets (api_base, gateway_url).
+    """
     sandbox = DiscordSandbox(token=token)
     seed_world(sandbox)
     api_base, gateway_url = await sandbox.start(host, port)
     print(f"DISCORD_API_BASE={api_base}\nDISCORD_GATEWAY_URL={gateway_url}", flush=True)
+    if on_started is not None:
+        on_started(api_base, gateway_url)
     try:
         await asyncio.Event().wait()
     finally:

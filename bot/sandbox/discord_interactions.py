@@ -276,6 +276,25 @@ class InteractionBuilder:
         guild_id: int | None,
         resolved: dict[str, dict[str, Any]],
     ) -> Any:
+        try:
+            result = self._typed(spec, value, guild_id, resolved)
+        except InteractionError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise InteractionError(f"option {spec['name']!r}: {value!r} does not fit") from exc
+        choices = spec.get("choices")
+        if choices and result not in [c["value"] for c in choices]:
+            allowed = [c["value"] for c in choices]
+            raise InteractionError(f"option {spec['name']!r} must be one of {allowed}")
+        return result
+
+    def _typed(
+        self,
+        spec: dict[str, Any],
+        value: Any,
+        guild_id: int | None,
+        resolved: dict[str, dict[str, Any]],
+    ) -> Any:
         kind = spec["type"]
         name = spec["name"]
         if kind == OPTION_STRING:
@@ -297,11 +316,6 @@ class InteractionBuilder:
             result = self._resolve(kind, int(value), guild_id, resolved)
         else:
             raise InteractionError(f"option type {kind} ({name!r}) is not supported by the sandbox")
-        choices = spec.get("choices")
-        if choices and result not in [c["value"] for c in choices]:
-            raise InteractionError(
-                f"option {name!r} must be one of {[c['value'] for c in choices]}"
-            )
         return result
 
     def _resolve(

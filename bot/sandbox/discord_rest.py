@@ -46,6 +46,7 @@ from bot.sandbox.discord_world import (
     apply_message_body,
 )
 
+BODY: web.RequestKey[Any] = web.RequestKey("discord_sandbox_body", object)
 API_PREFIX = re.compile(r"^/api/v\d+")
 MAX_CONTENT = 2000
 MAX_EMBEDS = 10
@@ -331,7 +332,7 @@ class RestApi:
         elif request.can_read_body:
             text = await request.text()
             body = json.loads(text) if text and request.content_type == "application/json" else text
-        request["body"] = body if body is not None else {}
+        request[BODY] = body if body is not None else {}
         record = RecordedRequest(
             method=request.method,
             path=API_PREFIX.sub("", request.path),
@@ -450,7 +451,7 @@ class RestApi:
 
     async def put_commands(self, request: web.Request) -> web.Response:
         guild_id, old = self._command_list(request)
-        body = request["body"]
+        body = request[BODY]
         if not isinstance(body, list):
             raise invalid_form("_root", "expected an array of commands")
         old_ids = {(c["name"], c.get("type", 1)): c["id"] for c in old}
@@ -516,7 +517,7 @@ class RestApi:
     async def create_message(self, request: web.Request) -> web.Response:
         channel_id = self._channel(request)
         self._check_can_send(channel_id)
-        body = request["body"]
+        body = request[BODY]
         check_message_body(body, creating=True)
         flags = int(body.get("flags") or 0) & ~(MESSAGE_FLAG_EPHEMERAL | MESSAGE_FLAG_LOADING)
         msg = self.world.create_message(channel_id, self.world.bot.id, {**body, "flags": flags})
@@ -536,8 +537,8 @@ class RestApi:
         msg = self._channel_message(request)
         if msg.author_id != self.world.bot.id:
             raise ApiError(403, 50005, "Cannot edit a message authored by another user")
-        check_message_body(request["body"], creating=False)
-        self.world.edit_message(msg, request["body"])
+        check_message_body(request[BODY], creating=False)
+        self.world.edit_message(msg, request[BODY])
         await self.feed.updated(msg)
         return json_response(self.world.message_payload(msg))
 
@@ -548,7 +549,7 @@ class RestApi:
         return web.Response(status=204)
 
     async def create_dm(self, request: web.Request) -> web.Response:
-        raw = str(request["body"].get("recipient_id", ""))
+        raw = str(request[BODY].get("recipient_id", ""))
         if not raw.isdigit() or int(raw) not in self.world.users:
             raise ApiError(400, 50035, "Invalid Form Body")
         return json_response(self.world.channel_payload(self.world.dm_channel(int(raw)).id))
@@ -607,7 +608,7 @@ class RestApi:
             raise ApiError(400, 40060, "Interaction has already been acknowledged.")
         if time.monotonic() - inter.sent_at > self.callback_deadline:
             raise api_error(UNKNOWN_INTERACTION)
-        body = request["body"]
+        body = request[BODY]
         kind = int(body.get("type", 0))
         if kind not in ALLOWED_CALLBACKS.get(inter.type, frozenset()):
             raise invalid_form(
@@ -689,7 +690,7 @@ class RestApi:
         inter = self._interaction(info["token"], info["app_id"], by_app=True)
         if inter.callback is None:
             raise api_error(UNKNOWN_WEBHOOK)
-        body = request["body"]
+        body = request[BODY]
         check_message_body(body, creating=True)
         msg = self.world.create_message(
             inter.channel_id,
@@ -713,7 +714,7 @@ class RestApi:
 
     async def edit_webhook_message(self, request: web.Request) -> web.Response:
         inter, msg = self._webhook_message(request)
-        body = request["body"]
+        body = request[BODY]
         check_message_body(body, creating=False)
         if msg.flags & MESSAGE_FLAG_LOADING:
             msg.flags &= ~MESSAGE_FLAG_LOADING
