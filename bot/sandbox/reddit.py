@@ -64,7 +64,8 @@ TOKEN_PATH = "/api/v1/access_token"
 CONTROL_PREFIX = "/_sandbox/"
 MAX_MULTIREDDIT_PATH = 2000
 SCOPE = "identity edit history privatemessages read submit"
-LISTING_PATH = re.compile(r"^/(r|user)/.+/(new|comments)/?$")
+# Subreddit and multireddit listings; not /user/{name}/comments (a user's history).
+LISTING_PATH = re.compile(r"^/(r/[^/]+|user/[^/]+/m/[^/]+)/(new|comments)/?$")
 
 __all__ = ["RedditSandbox", "load_items", "serve"]
 
@@ -149,6 +150,7 @@ class RedditSandbox:
             ("GET", re.compile(r"^/r/(?P<subs>[^/]+)/(?P<which>new|comments)$"), self._sub_listing),
             ("GET", re.compile(r"^/r/(?P<sub>[^/+]+)/about$"), self._sub_about),
             ("GET", re.compile(r"^/user/(?P<user>[^/]+)/about$"), self._user_about),
+            ("GET", re.compile(r"^/user/(?P<user>[^/]+)/comments$"), self._user_comments),
             (
                 "GET",
                 re.compile(r"^/user/(?P<user>[^/]+)/m/(?P<multi>[^/]+)/(?P<which>new|comments)$"),
@@ -441,6 +443,10 @@ class RedditSandbox:
 
     async def _user_about(self, call: _Call) -> _Reply:
         return _Reply(200, redditor_about(call.params["user"]))
+
+    async def _user_comments(self, call: _Call) -> _Reply:
+        """A user's comments, newest first (the bot checks its own before re-replying)."""
+        return _Reply(200, _page(self.store.comments_by(call.params["user"]), call.query))
 
     async def _messages(self, call: _Call) -> _Reply:
         if call.token.user is None:

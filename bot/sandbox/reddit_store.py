@@ -168,6 +168,11 @@ class ItemStore:
         things = reversed(self._by_kind[kind])
         return [thing for thing in things if keep is None or keep(thing)]
 
+    def comments_by(self, user: str) -> list[Thing]:
+        """Released comments of one author, newest first."""
+        wanted = user.casefold()
+        return self.newest("t1", lambda t: str(t["data"].get("author") or "").casefold() == wanted)
+
     def _is_to_bot(self, thing: Thing) -> bool:
         return str(thing["data"].get("dest") or "").casefold() == self.username.casefold()
 
