@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import TextIO
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO
 
 from bot.commands.base import Caller, Context, Reply
 from bot.commands.dispatch import CommandRateLimiter, handle_text
@@ -60,18 +62,37 @@ class TerminalChat:
         self.stdout.write(text + "\n")
         self.stdout.flush()
 
-    async def _readline(self) -> str:
+    def _start_reader(self) -> asyncio.Queue[str]:
+        """Lines from stdin through a daemon thread, so a blocked read never holds up exit."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str] = asyncio.Queue()
+
+        def pump() -> None:
+            while True:
+                try:
+                    line = self.stdin.readline()
+                except (OSError, ValueError):
+                    line = ""
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+                if not line:
+                    return
+
+        threading.Thread(target=pump, name="terminal-stdin", daemon=True).start()
+        return queue
+
+    async def _readline(self, queue: asyncio.Queue[str]) -> str:
         if self.interactive:
             self.stdout.write(PROMPT)
             self.stdout.flush()
-        return await asyncio.get_running_loop().run_in_executor(None, self.stdin.readline)
+        return await queue.get()
 
     async def run(self) -> int:
         """Answer commands until end of input or ``quit``; 0 at the end."""
         if self.interactive:
             self.say('roveit terminal chat. "help" for help, "quit" to leave.')
+        queue = self._start_reader()
         while True:
-            line = await self._readline()
+            line = await self._readline(queue)
             if not line:
                 return 0
             text = line.strip()
@@ -83,3 +104,24 @@ class TerminalChat:
                 self.say(f"> {text}")
             reply = await handle_text(text, self.caller, self.ctx, limiter=self.limiter)
             self.say(render(reply))
+
+
+class TerminalNotifier:
+    """Notifications for modules made in the terminal chat: printed lines."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self._say = say
+        self._count = 0
+
+    async def notify(
+        self, target: Mapping[str, Any], text: str, card: Mapping[str, Any]
+    ) -> str | None:
+        self._count += 1
+        module = card.get("module")
+        head = f"🔔 module #{module}: " if module is not None else "🔔 "
+        self._say(head + text)
+        return f"terminal-{self._count}"
+
+    async def status_message(self, channel: str, text: str, message_id: str | None) -> str | None:
+        self._say(text)
+        return message_id or "terminal-status"

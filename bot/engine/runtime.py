@@ -491,8 +491,9 @@ class Engine:
         interval = per_poll * budget.reset_in / spendable
         return min(max(interval, cfg.poll_min_interval), cfg.poll_max_interval)
 
-    async def poll_loop(self, stop: asyncio.Event) -> None:
+    async def poll_loop(self, stop: asyncio.Event, beat: Callable[[], None] = lambda: None) -> None:
         while not stop.is_set():
+            beat()
             if self.plan.chunks or self._modules_changed.is_set():
                 await self.poll_once()
             waiters = {
@@ -507,8 +508,11 @@ class Engine:
                 for w in waiters:
                     w.cancel()
 
-    async def action_loop(self, stop: asyncio.Event) -> None:
+    async def action_loop(
+        self, stop: asyncio.Event, beat: Callable[[], None] = lambda: None
+    ) -> None:
         while not stop.is_set():
+            beat()
             self._actions_waiting.clear()
             await self.run_due_actions()
             due = await self.outbox.next_due()
@@ -529,6 +533,26 @@ class Engine:
         await asyncio.gather(self.poll_loop(stop), self.action_loop(stop))
 
     # ---- status ----------------------------------------------------------------------
+
+    def problems(self) -> dict[str, str]:
+        """Current trouble, keyed so an alert is raised once and its recovery noticed."""
+        found: dict[str, str] = {}
+        now = self.monotonic()
+        stall_after = max(5 * self.poll_interval(), 120.0)
+        for stream in self.plan.chunks:
+            health = self.counters.streams.get(stream)
+            if health is None:
+                continue
+            if health.consecutive_errors >= 3:
+                found[f"errors:{stream}"] = (
+                    f"the {stream} stream failed {health.consecutive_errors} times in a row "
+                    f"({health.last_error})"
+                )
+            if health.last_poll is not None and now - health.last_poll > stall_after:
+                found[f"stall:{stream}"] = (
+                    f"the {stream} stream has not polled for {_ago(now - health.last_poll)}"
+                )
+        return found
 
     def status_fields(self) -> list[tuple[str, str]]:
         now = self.monotonic()

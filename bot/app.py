@@ -1,0 +1,297 @@
+"""Assembly: settings -> store, Reddit, chats, engine, supervisor; and clean shutdown.
+
+With no Reddit credentials the bot runs the local Reddit sandbox in-process, replaying
+the bundled real items, and talks to it through the same asyncpraw code it uses for
+Reddit, so a first run shows modules firing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.chat.heartbeat import HeartbeatService
+from bot.chat.terminal import TerminalChat, TerminalNotifier, terminal_caller
+from bot.commands.base import Caller, Context
+from bot.commands.dispatch import CommandRateLimiter
+from bot.commands.testing import KeptItems
+from bot.config import Settings
+from bot.data import sample_path
+from bot.engine.ports import NotifyPort
+from bot.engine.runtime import Engine, EngineConfig
+from bot.engine.supervisor import Supervisor
+from bot.grammar import ast
+from bot.logs import setup_logging
+from bot.store.db import Outbox, Store, sqlite_path
+from bot.webhook import WebhookError, WebhookPolicy, WebhookSender, check_url
+
+log = logging.getLogger(__name__)
+
+SANDBOX_CLIENT_ID = "roveit-local"
+SANDBOX_SECRET = "roveit-local-secret"  # the in-process sandbox's only client; not a secret
+SANDBOX_USER = "roveit_bot"
+
+
+def webhook_policy(settings: Settings) -> WebhookPolicy:
+    return WebhookPolicy(allow_http=settings.roveit_webhook_allow_http)
+
+
+def action_checker(
+    settings: Settings,
+    discord_check: Callable[[ast.Rule, Caller], Awaitable[list[str]]] | None = None,
+) -> Callable[[ast.Rule, Caller], Awaitable[list[str]]]:
+    """What a new rule's actions need, checked when the module is created."""
+    policy = webhook_policy(settings)
+
+    async def check(rule: ast.Rule, caller: Caller) -> list[str]:
+        problems: list[str] = []
+        for action in rule.actions:
+            if isinstance(action, ast.Webhook):
+                try:
+                    check_url(action.url, policy)
+                except WebhookError as exc:
+                    problems.append(f"webhook {action.url.split('?')[0]}: {exc.reason}")
+            if (
+                isinstance(action, ast.Notify)
+                and action.target == "channel"
+                and caller.chat != "discord"
+            ):
+                problems.append(
+                    "notify #channel works in a Discord server; here use notify here or notify me"
+                )
+        if caller.chat == "discord" and discord_check is not None:
+            problems += await discord_check(rule, caller)
+        return problems
+
+    return check
+
+
+@dataclass(slots=True)
+class Bot:
+    """The running pieces, for start/stop and for tests."""
+
+    settings: Settings
+    store: Store
+    engine: Engine
+    ctx: Context
+    notifiers: dict[str, NotifyPort]
+    heartbeats: HeartbeatService
+    limiter: CommandRateLimiter
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    sandbox: Any = None
+    supervisor: Supervisor = field(default_factory=Supervisor)
+
+    async def close(self) -> None:
+        self.heartbeats.shutdown()
+        for closer in reversed(self.closers):
+            with contextlib.suppress(Exception):
+                await closer()
+        await self.store.close()
+
+
+async def _start_local_reddit(settings: Settings) -> tuple[Settings, Any]:
+    """The bundled replay behind a local Reddit API, and settings that point at it."""
+    from bot.sandbox.reddit import RedditSandbox, load_items
+
+    items = load_items(settings.roveit_replay_items or sample_path())
+    sandbox = RedditSandbox(items, username=SANDBOX_USER, restamp=True)
+    base = await sandbox.start()
+    sandbox.start_replay(settings.roveit_replay_rate)
+    local = dataclasses.replace(
+        settings,
+        reddit_client_id=SANDBOX_CLIENT_ID,
+        reddit_client_secret=SANDBOX_SECRET,
+        reddit_username=SANDBOX_USER,
+        reddit_password="local",
+        reddit_oauth_url=base,
+        reddit_url=base,
+    )
+    log.info(
+        "no Reddit credentials: replaying %d bundled items at %s/s",
+        len(items),
+        settings.roveit_replay_rate,
+    )
+    return local, sandbox
+
+
+async def build_bot(settings: Settings, *, say: Callable[[str], None] | None = None) -> Bot:
+    from bot.reddit.client import open_reddit
+    from bot.reddit.notify import RedditNotifier
+
+    store = await Store.open(sqlite_path(settings.database_url))
+    closers: list[Callable[[], Awaitable[None]]] = []
+    sandbox = None
+    try:
+        if not settings.reddit_configured:
+            settings, sandbox = await _start_local_reddit(settings)
+            closers.append(sandbox.stop)
+        reddit = await open_reddit(settings)
+        closers.append(reddit.close)
+    except BaseException:
+        for closer in reversed(closers):
+            await closer()
+        await store.close()
+        raise
+    notifiers: dict[str, NotifyPort] = {
+        "terminal": TerminalNotifier(say or (lambda text: print(text, flush=True))),
+        "reddit": RedditNotifier(reddit),
+    }
+    engine = Engine(
+        store=store,
+        outbox=Outbox(store),
+        reddit=reddit,
+        notifiers=notifiers,
+        webhook=WebhookSender(policy=webhook_policy(settings)),
+        config=EngineConfig(keep_items=settings.roveit_keep_items),
+        matcher_factory=_matcher_factory(),
+    )
+    heartbeats = HeartbeatService(store=store, status=engine, notifiers=notifiers)
+
+    def changed() -> None:
+        engine.modules_changed()
+        with contextlib.suppress(RuntimeError):
+            asyncio.get_running_loop().create_task(heartbeats.refresh())
+
+    ctx = Context(
+        store=store,
+        items=KeptItems(store),
+        clock=time.time,
+        status=engine,
+        check_actions=action_checker(settings),
+        on_change=changed,
+    )
+    limiter = CommandRateLimiter(count=settings.roveit_command_rate)
+    bot = Bot(settings, store, engine, ctx, notifiers, heartbeats, limiter, closers, sandbox)
+    bot.supervisor = Supervisor(on_event=lambda message: _announce(bot, message))
+    return bot
+
+
+def _announce(bot: Bot, message: str) -> None:
+    with contextlib.suppress(RuntimeError):
+        asyncio.get_running_loop().create_task(bot.heartbeats.announce(f"⚠️ {message}"))
+
+
+def _matcher_factory() -> Any:
+    try:
+        from bot.engine.index import IndexedMatcher
+    except ImportError:  # the plain matcher decides the same, only slower
+        from bot.engine.matcher import PlainMatcher
+
+        return PlainMatcher
+    return IndexedMatcher
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings, *, say: Callable[[str], None] | None = None
+) -> AsyncIterator[Bot]:
+    bot = await build_bot(settings, say=say)
+    try:
+        yield bot
+    finally:
+        await bot.close()
+
+
+def _add_engine_tasks(bot: Bot) -> None:
+    engine = bot.engine
+    bot.supervisor.add("poller", engine.poll_loop, silence_limit=300)
+    bot.supervisor.add("actions", engine.action_loop, silence_limit=300)
+
+
+def _add_chat_tasks(bot: Bot) -> None:
+    settings = bot.settings
+    if settings.reddit_configured and bot.sandbox is None:
+        from bot.chat.reddit_pm import RedditPMChat
+
+        pm = RedditPMChat(
+            reddit=bot.engine.reddit, ctx=bot.ctx, settings=settings, limiter=bot.limiter
+        )
+        bot.supervisor.add("reddit-pm", lambda stop, beat: pm.run(stop))
+    if settings.discord_configured:
+        from bot.chat.discord_app import DiscordChat
+
+        discord_chat = DiscordChat(bot)
+        bot.notifiers["discord"] = discord_chat.notifier
+        bot.ctx.check_actions = action_checker(settings, discord_chat.check_actions)
+        bot.supervisor.add("discord", lambda stop, beat: discord_chat.run(stop))
+
+
+async def _serve(bot: Bot, stop: asyncio.Event, *, with_chats: bool) -> None:
+    await bot.engine.recover()
+    bot.heartbeats.start()
+    await bot.heartbeats.refresh()
+    _add_engine_tasks(bot)
+    if with_chats:
+        _add_chat_tasks(bot)
+    await bot.supervisor.run(stop)
+
+
+async def run_start(settings: Settings) -> int:
+    """``roveit start``: every configured chat and the engine; the terminal chat on a tty."""
+    setup_logging(level=settings.log_level, fmt=settings.log_format, secrets=settings.secrets)
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    terminal = None
+    async with running(settings, say=lambda text: print(text, flush=True)) as bot:
+        serving = asyncio.create_task(_serve(bot, stop, with_chats=True))
+        if sys.stdin.isatty():
+            terminal = TerminalChat(bot.ctx, limiter=bot.limiter)
+            bot.notifiers["terminal"] = TerminalNotifier(terminal.say)
+            chat = asyncio.create_task(terminal.run())
+            await asyncio.wait(
+                {chat, serving, asyncio.create_task(stop.wait())},
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            stop.set()
+        else:
+            log.info("roveit is running; stop it with SIGTERM")
+        await serving
+    return 0
+
+
+async def run_engine(settings: Settings, *, standby: bool = False) -> int:
+    """``roveit engine``: streams, matching, actions and heartbeats, no chats."""
+    setup_logging(level=settings.log_level, fmt=settings.log_format, secrets=settings.secrets)
+    if standby:
+        log.error("--standby is not available in this version")
+        return 2
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    async with running(settings) as bot:
+        await _serve(bot, stop, with_chats=False)
+    return 0
+
+
+async def run_chat(settings: Settings, *, user: str | None = None, admin: bool = False) -> int:
+    """``roveit chat``: the terminal chat on the configured database, without the engine."""
+    setup_logging(level="WARNING", fmt=settings.log_format, secrets=settings.secrets)
+    store = await Store.open(sqlite_path(settings.database_url))
+    try:
+        ctx = Context(
+            store=store,
+            items=KeptItems(store),
+            clock=time.time,
+            check_actions=action_checker(settings),
+        )
+        caller = terminal_caller(user or "local", admin=admin or user is None)
+        chat = TerminalChat(
+            ctx, caller=caller, limiter=CommandRateLimiter(count=settings.roveit_command_rate)
+        )
+        return await chat.run()
+    finally:
+        await store.close()
