@@ -77,6 +77,9 @@ class RoveitTestBot(discord.Client):
     async def setup_hook(self) -> None:
         await self.tree.sync()
 
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """discord.py waits 5 s before a re-IDENTIFY (Discord's identify limit); not here."""
+
     async def on_ready(self) -> None:
         self.ready_event.set()
 
@@ -278,3 +281,31 @@ async def test_dm_to_a_user(env: Env) -> None:
     sent = await user.send("your module matched")
     (stored,) = env.sb.dm_messages(env.alice)
     assert stored.id == sent.id and stored.content == "your module matched"
+
+
+async def test_network_drop_without_close_frame_resumes(env: Env) -> None:
+    env.bot.resumed_event.clear()
+    assert await env.sb.disconnect(code=None) == 1
+    await asyncio.wait_for(env.bot.resumed_event.wait(), 10)
+    await env.sb.user_message(env.general, env.alice, "after the drop")
+    received = await asyncio.wait_for(env.bot.user_messages.get(), 5)
+    assert received.content == "", "no message content intent: others' text is hidden"
+    assert env.sb.gateway.resumes[-1].ok and env.sb.gateway.identifies == 1
+
+
+async def test_invalidated_session_makes_discordpy_identify_again(env: Env) -> None:
+    env.bot.ready_event.clear()
+    await env.sb.disconnect(code=4000, resumable=False)
+    await asyncio.wait_for(env.bot.ready_event.wait(), 10)
+    assert env.sb.gateway.identifies == 2
+    assert [r.ok for r in env.sb.gateway.resumes] == [False]
+    assert env.bot.get_guild(env.guild_id) is not None
+
+
+async def test_slash_command_in_a_dm(env: Env) -> None:
+    dm = env.sb.world.dm_channel(env.alice).id
+    interaction = await env.sb.slash(None, dm, env.alice, "roveit", "create", options={"rule": "r"})
+    reply = await interaction.response(timeout=5)
+    assert reply["data"]["content"] == "created module 1: r"
+    assert "user" in interaction.payload and "member" not in interaction.payload
+    assert [m.content for m in env.sb.dm_messages(env.alice)][0] == "created module 1: r"
