@@ -845,6 +845,8 @@ def _bad_token(
     at_end = token.type == "$END"
     offset = len(text.rstrip()) if at_end else _start(token)
     expected = _acceptable(interactive) or set(exc.expected)
+    if "LPAR" not in track.stack:
+        expected.discard("_RPAR")
     seen = track.before(token)
     prev = seen[-1] if seen else None
     if prev is not None and prev.type == "NAME" and expected & _TEST_TERMINALS:
