@@ -30,7 +30,7 @@ from lark.parsers.lalr_interactive_parser import InteractiveParser
 from bot.engine.regex import RegexError, compile_regex
 from bot.engine.templates import TemplateError, parse_template
 from bot.grammar import ast
-from bot.grammar.errors import CommandSyntaxError, RuleSyntaxError
+from bot.grammar.errors import EXCERPT_SPAN, CommandSyntaxError, RuleSyntaxError
 
 MAX_RULE_LENGTH = 4000
 MAX_COMMAND_LENGTH = MAX_RULE_LENGTH + 200
@@ -157,7 +157,7 @@ def _number(tok: Token, *, what: str, low: int, high: int) -> int:
     return value
 
 
-def parse_duration(text: str, offset: int = 0, *, minimum: int = 1) -> int:
+def _parse_duration(text: str, offset: int = 0, *, minimum: int = 1) -> int:
     """Seconds in ``30s``, ``10m``, ``2h`` or ``1d``; raises _Problem otherwise."""
     match = re.fullmatch(r"([0-9]{1,9})([A-Za-z]*)", text)
     unit = match.group(2).lower() if match else ""
@@ -455,7 +455,7 @@ class _RuleBuilder(Transformer[Token, Any]):
         return ast.Limit(count, per, pos=_pos(items[0]))
 
     def cooldown(self, items: list[Token]) -> ast.Cooldown:
-        seconds = parse_duration(items[1].value, _start(items[1]))
+        seconds = _parse_duration(items[1].value, _start(items[1]))
         return ast.Cooldown(seconds, pos=_pos(items[0]))
 
     def start(self, items: list[Any]) -> ast.Rule:
@@ -729,7 +729,7 @@ def _plain(phrases: Sequence[str]) -> tuple[str, ...]:
 def _bad_character(exc: UnexpectedCharacters, text: str) -> RuleSyntaxError:
     offset = exc.pos_in_stream or 0
     char = exc.char
-    context = exc.get_context(text, EXCERPT_SPAN_CHARS)
+    context = exc.get_context(text, EXCERPT_SPAN)
     if char in _QUOTES:
         return RuleSyntaxError.at(
             text,
@@ -871,9 +871,6 @@ def _bad_token(
     )
 
 
-EXCERPT_SPAN_CHARS = 60
-
-
 def _syntax_error(
     exc: UnexpectedInput, text: str, track: _Tracker, interactive: InteractiveParser
 ) -> RuleSyntaxError:
@@ -999,7 +996,7 @@ class _CommandBuilder(Transformer[Token, ast.Command]):
     def heartbeat_on(self, items: list[Token]) -> ast.Heartbeat:
         if len(items) < 4:
             return ast.Heartbeat(True)
-        seconds = parse_duration(items[3].value, _start(items[3]), minimum=MIN_HEARTBEAT)
+        seconds = _parse_duration(items[3].value, _start(items[3]), minimum=MIN_HEARTBEAT)
         return ast.Heartbeat(True, seconds)
 
     def heartbeat_off(self, items: list[Token]) -> ast.Heartbeat:
