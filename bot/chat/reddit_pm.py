@@ -79,14 +79,14 @@ def _strip_reply_prefix(subject: str) -> str:
 
 def _clean_body(body: str) -> str:
     """The command as typed: code fences, backticks and code-block indents removed."""
+    lines = [line for line in body.splitlines() if line.strip()]
+    if lines and all(line.startswith("    ") for line in lines):
+        body = "\n".join(line[4:] for line in body.splitlines())
     text = body.strip()
     if text.startswith("```") and text.endswith("```") and len(text) >= 6:
         text = text[3:-3].strip()
     elif len(text) >= 2 and text[0] == text[-1] == "`":
         text = text.strip("`").strip()
-    lines = text.splitlines()
-    if lines and all(line.startswith("    ") or not line.strip() for line in lines):
-        text = "\n".join(line[4:] for line in lines).strip()
     return text
 
 

@@ -21,7 +21,15 @@ import aiohttp
 import asyncpraw
 import asyncprawcore
 from asyncpraw.exceptions import AsyncPRAWException, ClientException, RedditAPIException
-from asyncpraw.models import Comment, Message, Redditor, Submission, Subreddit
+from asyncpraw.models import (
+    Comment,
+    Message,
+    MoreComments,
+    PollData,
+    Redditor,
+    Submission,
+    Subreddit,
+)
 from asyncpraw.models.base import AsyncPRAWBase
 from asyncprawcore.sessions import FiniteRetryStrategy
 
@@ -135,6 +143,12 @@ def _plain(value: Any) -> Any:
         return str(value.name)
     if isinstance(value, Subreddit):
         return str(value.display_name)
+    if isinstance(value, PollData):
+        return {**plain_data(value), "user_selection": vars(value).get("_user_selection")}
+    if isinstance(value, Comment | Submission):
+        return thing_of(value)
+    if isinstance(value, MoreComments):
+        return {"kind": "more", "data": plain_data(value)}
     if isinstance(value, AsyncPRAWBase):
         return plain_data(value)
     if isinstance(value, list | tuple):
@@ -156,13 +170,22 @@ def plain_data(obj: AsyncPRAWBase) -> dict[str, Any]:
     return data
 
 
+def _replies_listing(replies: list[Any]) -> Any:
+    """A comment's replies as Reddit nests them ("" when none, as in /comments listings)."""
+    if not replies:
+        return ""
+    children = [_plain(reply) for reply in replies]
+    listing = {"after": None, "before": None, "dist": None, "modhash": None}
+    return {"kind": "Listing", "data": {**listing, "children": children}}
+
+
 def thing_of(obj: Submission | Comment) -> Thing:
     """A Reddit thing ``{"kind", "data"}`` from a listed post or comment."""
     data = plain_data(obj)
     kind = "t3" if isinstance(obj, Submission) else "t1"
     data.setdefault("name", f"{kind}_{data.get('id')}")
     if kind == "t1":
-        data.setdefault("replies", "")  # a listing's comments come without their replies
+        data["replies"] = _replies_listing(vars(obj).get("_replies") or [])
     return {"kind": kind, "data": data}
 
 
@@ -400,7 +423,7 @@ async def open_reddit(
         oauth_url=settings.reddit_oauth_url.rstrip("/"),
         reddit_url=settings.reddit_url.rstrip("/"),
         check_for_updates=False,
-        ratelimit_seconds=0,
+        ratelimit_seconds=-1,  # never sleep through a RATELIMIT: the outbox waits instead
         timeout=timeout,
         requestor_class=MeteredRequestor,
         requestor_kwargs={"meter": meter},
