@@ -1,0 +1,695 @@
+"""Which modules match an item, without evaluating every module on every item.
+
+Each module's condition is reduced to *atoms*: cheap facts about one item (a casefolded
+field contains a needle, equals a value, or a regular expression matches it) such that
+the condition cannot hold unless at least one of its atoms does. Per item, every field is
+scanned once for all atoms of all modules (Aho-Corasick over needles, a dict for
+equality, RE2 sets for regular expressions without a required literal), and only the
+modules behind the atoms that hit, plus those whose condition cannot be reduced, are
+evaluated, in full, with the same ``CompiledRule`` that ``PlainMatcher`` uses.
+
+Adding or removing a module never rebuilds on the spot. New atoms wait in a short tail
+that is probed one by one; the next ``match`` folds a full tail into a small "recent"
+automaton, and only when that grows past a quarter of the main one is the main one
+rebuilt, so each new atom costs O(1) amortized automaton work and the largest stall is
+one field's rebuild, once per many additions. Removed atoms stay in the automata, hitting
+nothing, until a rebuild drops them.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import ahocorasick
+import re2
+
+from bot.engine.evaluate import CompiledRule, compile_rule, folded_values
+from bot.engine.item import Item
+from bot.engine.regex import _options as regex_options
+from bot.engine.regex import compile_regex
+from bot.grammar import ast
+
+# An atom: ("contains", field, needle), ("equals", field, value) or
+# ("regex", field, flags, pattern). Needles and values are casefolded.
+AtomKey = tuple[str, ...]
+Requirement = frozenset[AtomKey]
+Automaton = Literal["aho", "re2"]
+
+MIN_NEEDLE = 2  # a one-character needle hits nearly every item: not worth indexing
+TAIL_MAX = 32  # new atoms probed one by one before they are compiled ...
+TAIL_WAIT = 256  # ... or until this many items have been matched
+RECENT_MIN = 512  # the recent automaton may grow to max(this, main / 4) atoms
+SET_MAX_MEM = 256 << 20  # RE2 set memory; a set that still runs out is probed one by one
+ALL = ""  # the subreddit key of modules that watch every subreddit
+
+_second = operator.itemgetter(1)
+
+
+# ---- required literals of a regular expression --------------------------------------
+
+
+class _Unsure(Exception):
+    """Syntax the literal extractor does not model: the regex is indexed whole instead."""
+
+
+_ESCAPED_CHARS = {"a": "\a", "f": "\f", "t": "\t", "n": "\n", "r": "\r", "v": "\v"}
+_CLASS_ESCAPES = set("dDsSwW")
+_ZERO_WIDTH_ESCAPES = set("bBAz")
+
+
+@dataclass(slots=True)
+class _Piece:
+    """One atom of a regex: a literal character, any other one-character thing, or a group."""
+
+    char: str | None = None
+    group: frozenset[str] | None = None
+    is_group: bool = False
+    zero_width: bool = False
+
+
+class _RegexScanner:
+    """A conservative reader of RE2 syntax that finds literals every match must contain."""
+
+    def __init__(self, pattern: str) -> None:
+        self.p = pattern
+        self.i = 0
+
+    def peek(self) -> str:
+        return self.p[self.i] if self.i < len(self.p) else ""
+
+    def alternation(self) -> frozenset[str] | None:
+        branches = [self.sequence()]
+        while self.peek() == "|":
+            self.i += 1
+            branches.append(self.sequence())
+        if any(b is None for b in branches):
+            return None
+        return frozenset().union(*(b for b in branches if b is not None))
+
+    def sequence(self) -> frozenset[str] | None:
+        options: list[frozenset[str]] = []
+        run: list[str] = []
+
+        def close() -> None:
+            if run:
+                options.append(frozenset({"".join(run)}))
+                run.clear()
+
+        while self.peek() not in ("", "|", ")"):
+            piece = self.piece()
+            low, high = self.quantifier()
+            if piece.zero_width or low == 0:
+                close()
+            elif piece.is_group:
+                close()
+                if piece.group is not None:
+                    options.append(piece.group)
+            elif piece.char is not None:
+                run.append(piece.char)
+                if high != 1:
+                    close()
+            else:
+                close()
+        close()
+        return max(options, key=_literal_strength) if options else None
+
+    def quantifier(self) -> tuple[int, int | None]:
+        ch = self.peek()
+        if ch in ("*", "+", "?"):
+            self.i += 1
+            low, high = {"*": (0, None), "+": (1, None), "?": (0, 1)}[ch]
+        elif ch == "{" and (bounds := self._braces()) is not None:
+            low, high = bounds
+        else:
+            return 1, 1
+        if self.peek() == "?":
+            self.i += 1
+        if self.peek() in ("*", "+", "?") or (self.peek() == "{" and self._is_repeat()):
+            raise _Unsure("stacked repetition")
+        return low, high
+
+    def _is_repeat(self) -> bool:
+        save = self.i
+        try:
+            return self._braces() is not None
+        finally:
+            self.i = save
+
+    def _braces(self) -> tuple[int, int | None] | None:
+        end = self.p.find("}", self.i)
+        if end < 0:
+            return None
+        body = self.p[self.i + 1 : end]
+        low_text, comma, high_text = body.partition(",")
+        if not low_text.isdigit() or not (high_text == "" or high_text.isdigit()):
+            return None
+        if not low_text.isascii() or not high_text.isascii():
+            return None
+        self.i = end + 1
+        low = int(low_text)
+        if not comma:
+            return low, low
+        return low, int(high_text) if high_text else None
+
+    def piece(self) -> _Piece:
+        ch = self.peek()
+        if ch == "(":
+            return self.group()
+        if ch == "[":
+            self.char_class()
+            return _Piece()
+        if ch == ".":
+            self.i += 1
+            return _Piece()
+        if ch in ("^", "$"):
+            self.i += 1
+            return _Piece(zero_width=True)
+        if ch == "\\":
+            return self.escape()
+        if ch in ("*", "+", "?"):
+            raise _Unsure("repetition without an operand")
+        self.i += 1
+        return _Piece(char=ch)
+
+    def group(self) -> _Piece:
+        self.i += 1
+        if self.p.startswith("?", self.i):
+            self.i += 1
+            if self.p.startswith("P<", self.i) or self.peek() == "<":
+                end = self.p.find(">", self.i)
+                if end < 0:
+                    raise _Unsure("unterminated group name")
+                self.i = end + 1
+            else:
+                while self.peek().isalpha() or self.peek() == "-":
+                    self.i += 1
+                if self.peek() == ")":
+                    self.i += 1
+                    return _Piece(zero_width=True)
+                if self.peek() != ":":
+                    raise _Unsure("unknown group syntax")
+                self.i += 1
+        inner = self.alternation()
+        if self.peek() != ")":
+            raise _Unsure("unbalanced parenthesis")
+        self.i += 1
+        return _Piece(group=inner, is_group=True)
+
+    def char_class(self) -> None:
+        self.i += 1
+        if self.peek() == "^":
+            self.i += 1
+        if self.peek() == "]":
+            self.i += 1
+        while True:
+            ch = self.peek()
+            if ch == "":
+                raise _Unsure("unterminated character class")
+            if ch == "]":
+                self.i += 1
+                return
+            if ch == "\\":
+                self.i += 2
+            elif self.p.startswith("[:", self.i):
+                end = self.p.find(":]", self.i + 2)
+                if end < 0:
+                    raise _Unsure("unterminated named class")
+                self.i = end + 2
+            else:
+                self.i += 1
+
+    def escape(self) -> _Piece:
+        nxt = self.p[self.i + 1 : self.i + 2]
+        self.i += 2
+        if nxt == "":
+            raise _Unsure("trailing backslash")
+        if nxt in _ZERO_WIDTH_ESCAPES:
+            return _Piece(zero_width=True)
+        if nxt in _CLASS_ESCAPES:
+            return _Piece()
+        if nxt in ("p", "P"):
+            if self.peek() == "{":
+                end = self.p.find("}", self.i)
+                if end < 0:
+                    raise _Unsure("unterminated unicode class")
+                self.i = end + 1
+            else:
+                self.i += 1
+            return _Piece()
+        if nxt in _ESCAPED_CHARS:
+            return _Piece(char=_ESCAPED_CHARS[nxt])
+        if nxt.isascii() and not nxt.isalnum():
+            return _Piece(char=nxt)
+        raise _Unsure(f"escape \\{nxt}")
+
+
+def _literal_strength(options: frozenset[str]) -> tuple[int, int]:
+    return min(len(s.casefold()) for s in options), -len(options)
+
+
+def required_literals(pattern: str) -> frozenset[str] | None:
+    """Strings (as written) one of which every match of ``pattern`` contains, up to
+    case; None when none can be named. Case folds with RE2's ``i`` flag are covered
+    because a case-insensitive match casefolds to the casefolded literal."""
+    scanner = _RegexScanner(pattern)
+    try:
+        found = scanner.alternation()
+    except _Unsure:
+        return None
+    if scanner.i != len(pattern):
+        return None
+    return found
+
+
+# ---- what a condition requires ---------------------------------------------------------
+
+
+def _atom_cost(atom: AtomKey) -> float:
+    """A rough chance that the atom hits a random item, to pick the rarest requirement."""
+    kind, value = atom[0], atom[-1]
+    if kind == "equals":
+        return 0.9 if value == "" else 0.01
+    if kind == "regex":
+        return 0.3
+    return {2: 0.5, 3: 0.2, 4: 0.1}.get(len(value), 0.05)
+
+
+def _cost(requirement: Requirement) -> float:
+    return sum(_atom_cost(a) for a in requirement)
+
+
+def _text_requirement(test: ast.TextTest) -> Requirement | None:
+    needles = folded_values(test)
+    if test.op == "is":
+        return frozenset(("equals", test.field, n) for n in needles)
+    if test.op == "contains_all":
+        needles = (max(needles, key=len),)
+    if not needles or min(len(n) for n in needles) < MIN_NEEDLE:
+        return None
+    return frozenset(("contains", test.field, n) for n in needles)
+
+
+def _regex_requirement(test: ast.Matches) -> Requirement:
+    literals = required_literals(test.pattern)
+    if literals is not None:
+        needles = {lit.casefold() for lit in literals}
+        if min(len(n) for n in needles) >= MIN_NEEDLE:
+            return frozenset(("contains", test.field, n) for n in needles)
+    return frozenset({("regex", test.field, test.flags, test.pattern)})
+
+
+def requirement(cond: ast.Condition | None) -> Requirement | None:
+    """Atoms one of which must hit for ``cond`` to hold; None when no such set exists."""
+    match cond:
+        case ast.TextTest():
+            return _text_requirement(cond)
+        case ast.Empty(field=name):
+            return frozenset({("equals", name, "")})
+        case ast.Matches():
+            return _regex_requirement(cond)
+        case ast.And(operands=operands):
+            options = [r for r in map(requirement, operands) if r is not None]
+            return min(options, key=_cost) if options else None
+        case ast.Or(operands=operands):
+            parts = [requirement(o) for o in operands]
+            if not parts or any(p is None for p in parts):
+                return None
+            return frozenset().union(*(p for p in parts if p is not None))
+    return None
+
+
+# ---- scanners: one compiled multi-pattern search ------------------------------------
+
+
+class _Scanner(Protocol):
+    def scan(self, text: str, hits: set[int]) -> None: ...
+
+
+class _AhoScanner:
+    """Aho-Corasick over needles; values are atom ids."""
+
+    __slots__ = ("_automaton",)
+
+    def __init__(self, entries: dict[int, str]) -> None:
+        automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        for atom, needle in entries.items():
+            automaton.add_word(needle, atom)
+        automaton.make_automaton()
+        self._automaton = automaton
+
+    def scan(self, text: str, hits: set[int]) -> None:
+        hits.update(map(_second, self._automaton.iter(text)))
+
+
+class _SetScanner:
+    """An RE2 set. Pattern 0 is empty and always matches, so a result without it means
+    RE2's DFA ran out of memory, and then every pattern is probed on its own."""
+
+    __slots__ = ("_set", "_atoms", "_entries", "_probe")
+
+    def __init__(
+        self,
+        entries: dict[int, str],
+        *,
+        options: Any,
+        to_pattern: Callable[[str], str],
+        probe: Callable[[str, str], bool],
+    ) -> None:
+        self._set = re2.Set.SearchSet(options)
+        self._set.Add("")
+        self._atoms = [-1]
+        for atom, key in entries.items():
+            self._set.Add(to_pattern(key))
+            self._atoms.append(atom)
+        self._set.Compile()
+        self._entries = entries
+        self._probe = probe
+
+    def scan(self, text: str, hits: set[int]) -> None:
+        found = self._set.Match(text)
+        if found and found[0] == 0:
+            hits.update(map(self._atoms.__getitem__, found[1:]))
+            return
+        probe = self._probe
+        hits.update(atom for atom, key in self._entries.items() if probe(key, text))
+
+
+def _set_options(flags: str = "") -> Any:
+    options = regex_options(flags)
+    options.max_mem = SET_MAX_MEM
+    return options
+
+
+def _contains(needle: str, text: str) -> bool:
+    return needle in text
+
+
+def _literal_scanner(automaton: Automaton) -> Callable[[dict[int, str]], _Scanner]:
+    if automaton == "aho":
+        return _AhoScanner
+
+    def build(entries: dict[int, str]) -> _Scanner:
+        options = _set_options()
+        return _SetScanner(entries, options=options, to_pattern=re2.escape, probe=_contains)
+
+    return build
+
+
+def _regex_probe(flags: str) -> Callable[[str, str], bool]:
+    def probe(pattern: str, text: str) -> bool:
+        return compile_regex(pattern, flags).search(text) is not None
+
+    return probe
+
+
+def _regex_scanner(flags: str) -> Callable[[dict[int, str]], _Scanner]:
+    def build(entries: dict[int, str]) -> _Scanner:
+        return _SetScanner(
+            entries, options=_set_options(flags), to_pattern=str, probe=_regex_probe(flags)
+        )
+
+    return build
+
+
+# ---- a growable pattern index: main automaton, recent automaton, tail ---------------
+
+
+class _TieredIndex:
+    """Patterns for one field: compiled in tiers so an addition never rebuilds them all."""
+
+    def __init__(
+        self,
+        build: Callable[[dict[int, str]], _Scanner],
+        probe: Callable[[str, str], bool],
+        *,
+        recent_min: int,
+    ) -> None:
+        self._build = build
+        self._probe = probe
+        self._recent_min = recent_min
+        self._main: dict[int, str] = {}
+        self._recent: dict[int, str] = {}
+        self._tail: dict[int, str] = {}
+        self._dead: set[int] = set()
+        self._main_scanner: _Scanner | None = None
+        self._recent_scanner: _Scanner | None = None
+        self.rebuilds = 0
+
+    def __len__(self) -> int:
+        return len(self._main) + len(self._recent) + len(self._tail) - len(self._dead)
+
+    def add(self, atom: int, pattern: str) -> None:
+        self._tail[atom] = pattern
+
+    def revive(self, atom: int) -> None:
+        self._dead.discard(atom)
+
+    def kill(self, atom: int) -> bool:
+        """Forget an atom; True when it is gone now, False when a rebuild will drop it."""
+        if self._tail.pop(atom, None) is not None:
+            return True
+        self._dead.add(atom)
+        return False
+
+    def needs_work(self) -> bool:
+        return bool(self._tail) or self.too_many_dead()
+
+    def too_many_dead(self) -> bool:
+        return len(self._dead) > max(self._recent_min, len(self) // 2)
+
+    def maintain(self) -> list[int]:
+        """Compile the tail into the recent tier, or everything into the main one when the
+        recent tier would outgrow a quarter of it; returns the dead atoms dropped."""
+        grown = len(self._recent) + len(self._tail) > max(self._recent_min, len(self._main) // 4)
+        if not grown and not self.too_many_dead():
+            self._recent.update(self._tail)
+            self._tail = {}
+            self._recent_scanner = self._build(self._recent) if self._recent else None
+            self.rebuilds += 1
+            return []
+        merged = {**self._main, **self._recent, **self._tail}
+        dropped = [a for a in self._dead if a in merged]
+        for atom in dropped:
+            del merged[atom]
+        self._main, self._recent, self._tail, self._dead = merged, {}, {}, set()
+        self._main_scanner = self._build(merged) if merged else None
+        self._recent_scanner = None
+        self.rebuilds += 1
+        return dropped
+
+    def scan(self, text: str, hits: set[int]) -> None:
+        if self._main_scanner is not None:
+            self._main_scanner.scan(text, hits)
+        if self._recent_scanner is not None:
+            self._recent_scanner.scan(text, hits)
+        if self._tail:
+            probe = self._probe
+            hits.update(atom for atom, pattern in self._tail.items() if probe(pattern, text))
+
+
+# ---- the matcher --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Module:
+    compiled: CompiledRule
+    atoms: tuple[int, ...]  # empty: evaluated on every in-scope item
+    scopes: tuple[tuple[str, str], ...]  # (stream, casefolded subreddit or ALL)
+
+
+class IndexedMatcher:
+    """The Matcher for many modules: candidates from per-field automata, then the one evaluator."""
+
+    def __init__(
+        self,
+        *,
+        automaton: Automaton = "aho",
+        tail_max: int = TAIL_MAX,
+        tail_wait: int = TAIL_WAIT,
+        recent_min: int = RECENT_MIN,
+    ) -> None:
+        self._automaton: Automaton = automaton
+        self._tail_max = tail_max
+        self._tail_wait = tail_wait
+        self._recent_min = recent_min
+        self._modules: dict[int, _Module] = {}
+        self._atom_ids: dict[AtomKey, int] = {}
+        self._atom_keys: dict[int, AtomKey] = {}
+        self._refs: dict[int, int] = {}
+        self._next_atom = 0
+        self._contains: dict[str, _TieredIndex] = {}
+        self._regex: dict[tuple[str, str], _TieredIndex] = {}
+        self._equals: dict[str, dict[str, int]] = {}
+        self._always: dict[tuple[str, str], set[int]] = {}
+        self._postings: dict[tuple[str, str], dict[int, set[int]]] = {}
+        self._pending = 0  # atoms waiting in tails (or 1 for too many dead ones)
+        self._waited = 0  # items matched while they wait
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    # -- changes
+
+    def add(self, module_id: int, rule: ast.Rule) -> None:
+        if module_id in self._modules:
+            self.remove(module_id)
+        compiled = compile_rule(rule)
+        needed = requirement(rule.condition)
+        atoms = tuple(sorted(self._acquire(k) for k in needed)) if needed else ()
+        subreddits = tuple(sorted(compiled.subreddits)) or (ALL,)
+        scopes = tuple((stream, sub) for stream in sorted(compiled.streams) for sub in subreddits)
+        self._modules[module_id] = _Module(compiled, atoms, scopes)
+        for scope in scopes:
+            if atoms:
+                postings = self._postings.setdefault(scope, {})
+                for atom in atoms:
+                    postings.setdefault(atom, set()).add(module_id)
+            else:
+                self._always.setdefault(scope, set()).add(module_id)
+
+    def remove(self, module_id: int) -> None:
+        module = self._modules.pop(module_id, None)
+        if module is None:
+            return
+        for scope in module.scopes:
+            if module.atoms:
+                postings = self._postings[scope]
+                for atom in module.atoms:
+                    _discard(postings, atom, module_id)
+                if not postings:
+                    del self._postings[scope]
+            else:
+                _discard(self._always, scope, module_id)
+        for atom in module.atoms:
+            self._release(atom)
+
+    def _acquire(self, key: AtomKey) -> int:
+        atom = self._atom_ids.get(key)
+        if atom is not None:
+            if self._refs[atom] == 0 and key[0] != "equals":
+                self._index_of(key).revive(atom)
+            self._refs[atom] += 1
+            return atom
+        atom = self._next_atom
+        self._next_atom += 1
+        self._atom_ids[key], self._atom_keys[atom], self._refs[atom] = atom, key, 1
+        if key[0] == "equals":
+            self._equals.setdefault(key[1], {})[key[2]] = atom
+        else:
+            self._index_of(key).add(atom, key[-1])
+            self._pending += 1
+        return atom
+
+    def _release(self, atom: int) -> None:
+        self._refs[atom] -= 1
+        if self._refs[atom]:
+            return
+        key = self._atom_keys[atom]
+        if key[0] == "equals":
+            values = self._equals[key[1]]
+            del values[key[2]]
+            if not values:
+                del self._equals[key[1]]
+            self._forget(atom)
+            return
+        index = self._index_of(key)
+        if index.kill(atom):
+            self._forget(atom)
+        elif index.too_many_dead():
+            self._pending = max(self._pending, 1)
+
+    def _forget(self, atom: int) -> None:
+        key = self._atom_keys.pop(atom)
+        del self._atom_ids[key], self._refs[atom]
+
+    def _index_of(self, key: AtomKey) -> _TieredIndex:
+        if key[0] == "contains":
+            index = self._contains.get(key[1])
+            if index is None:
+                index = _TieredIndex(
+                    _literal_scanner(self._automaton), _contains, recent_min=self._recent_min
+                )
+                self._contains[key[1]] = index
+            return index
+        flags = key[2]
+        found = self._regex.get((key[1], flags))
+        if found is None:
+            found = _TieredIndex(
+                _regex_scanner(flags), _regex_probe(flags), recent_min=self._recent_min
+            )
+            self._regex[(key[1], flags)] = found
+        return found
+
+    def maintain(self) -> None:
+        """Compile waiting atoms now; ``match`` calls it once more than ``tail_max`` atoms
+        wait or they have waited ``tail_wait`` items, so additions cost O(1) amortized."""
+        for index in (*self._contains.values(), *self._regex.values()):
+            if index.needs_work():
+                for atom in index.maintain():
+                    self._forget(atom)
+        self._pending = self._waited = 0
+
+    # -- matching
+
+    def hits(self, item: Item) -> set[int]:
+        """The atoms that hold for this item (dead ones included; they lead nowhere)."""
+        found: set[int] = set()
+        for name, index in self._contains.items():
+            text = item.folded(name)
+            if text:
+                index.scan(text, found)
+        for name, values in self._equals.items():
+            atom = values.get(item.folded(name))
+            if atom is not None:
+                found.add(atom)
+        for (name, _flags), index in self._regex.items():
+            index.scan(item.field_text(name), found)
+        return found
+
+    def candidates(self, item: Item) -> set[int]:
+        """Modules worth evaluating: the unindexed ones in scope, and those whose atoms hit."""
+        if self._pending:
+            self._waited += 1
+            if self._pending > self._tail_max or self._waited >= self._tail_wait:
+                self.maintain()
+        stream = item.stream
+        keys = ((stream, ALL), (stream, item.folded("subreddit")))
+        found: set[int] = set()
+        for key in keys:
+            always = self._always.get(key)
+            if always:
+                found |= always
+        postings = [p for p in map(self._postings.get, keys) if p]
+        if postings:
+            for atom in self.hits(item):
+                for posting in postings:
+                    modules = posting.get(atom)
+                    if modules:
+                        found |= modules
+        return found
+
+    def match(self, item: Item) -> list[int]:
+        modules = self._modules
+        return [mid for mid in sorted(self.candidates(item)) if modules[mid].compiled.matches(item)]
+
+    def stats(self) -> dict[str, int]:
+        """Sizes, for ``status`` and the benchmark."""
+        always = set().union(*self._always.values()) if self._always else set()
+        return {
+            "modules": len(self._modules),
+            "always_evaluated": len(always),
+            "atoms": len(self._refs),
+            "rebuilds": sum(i.rebuilds for i in (*self._contains.values(), *self._regex.values())),
+        }
+
+
+def _discard(table: dict[Any, set[int]], key: Any, module_id: int) -> None:
+    members = table.get(key)
+    if members is None:
+        return
+    members.discard(module_id)
+    if not members:
+        del table[key]
