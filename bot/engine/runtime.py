@@ -54,6 +54,8 @@ class EngineConfig:
     action_batch: int = 10
     runaway_threshold: int = 60
     runaway_window: float = 60.0
+    # Casefolded authors never matched, e.g. the bot's own account: no replies to its replies.
+    ignore_authors: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -156,7 +158,8 @@ def build_actions(module: LoadedModule, item: Item) -> list[tuple[str, dict[str,
                     )
                 )
             case ast.Crosspost():
-                title = render(action.title, values) if action.title else None
+                # The post's own title when none is given: the crosspost needs no fetch.
+                title = render(action.title, values) if action.title else item.title
                 rows.append(
                     (
                         "crosspost",
@@ -342,6 +345,8 @@ class Engine:
             health = self.counters.streams.setdefault(item.stream, StreamHealth())
             health.items += 1
             health.newest_created = max(health.newest_created or 0.0, item.created_utc)
+            if item.author.casefold() in self.config.ignore_authors:
+                continue
             for module_id in self.matcher.match(item):
                 module = self.modules.get(module_id)
                 if module is not None:
