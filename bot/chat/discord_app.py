@@ -101,17 +101,17 @@ def module_or_rule(text: str) -> tuple[int | None, str | None, ast.Rule | None]:
     return None, text, parse_rule(text)
 
 
-def test_command(rule_or_id: str, on: str | None) -> ast.Test:
+def build_test(rule_or_id: str, on: str | None) -> ast.Test:
     module_id, text, rule = module_or_rule(rule_or_id)
     return ast.Test(text, rule, module_id, on.strip() if on else None)
 
 
-def backtest_command(rule_or_id: str, last: int | None) -> ast.Backtest:
+def build_backtest(rule_or_id: str, last: int | None) -> ast.Backtest:
     module_id, text, rule = module_or_rule(rule_or_id)
     return ast.Backtest(text, rule, module_id, last)
 
 
-def heartbeat_command(mode: str, every: str | None) -> ast.Command:
+def build_heartbeat(mode: str, every: str | None) -> ast.Command:
     """Reuses the command grammar, so a bad duration is worded as in every other chat."""
     if mode == "off":
         return ast.Heartbeat(False)
@@ -533,7 +533,7 @@ def _rule_commands(group: app_commands.Group) -> None:
         interaction: discord.Interaction[Any], rule_or_id: str, on: str | None = None
     ) -> None:
         await _chat(interaction).run_command(
-            interaction, lambda: test_command(rule_or_id, on), slow=True
+            interaction, lambda: build_test(rule_or_id, on), slow=True
         )
 
     @group.command(name="backtest", description="What a rule or module would have matched recently")
@@ -544,7 +544,7 @@ def _rule_commands(group: app_commands.Group) -> None:
         interaction: discord.Interaction[Any], rule_or_id: str, last: LastItems | None = None
     ) -> None:
         await _chat(interaction).run_command(
-            interaction, lambda: backtest_command(rule_or_id, last), slow=True
+            interaction, lambda: build_backtest(rule_or_id, last), slow=True
         )
 
 
@@ -560,7 +560,7 @@ def _ops_commands(group: app_commands.Group) -> None:
     async def heartbeat(
         interaction: discord.Interaction[Any], mode: HeartbeatMode, every: str | None = None
     ) -> None:
-        await _chat(interaction).run_command(interaction, lambda: heartbeat_command(mode, every))
+        await _chat(interaction).run_command(interaction, lambda: build_heartbeat(mode, every))
 
     @group.command(name="help", description="How rules and commands work")
     @app_commands.describe(topic="rules, fields, tests, actions, options, templates or a command")

@@ -219,13 +219,28 @@ async def check_rule_actions(client: discord.Client, rule: ast.Rule, caller: Cal
     """Problems with a new rule's Discord actions, found before it is saved."""
     problems: list[str] = []
     for action in rule.actions:
-        if not (isinstance(action, ast.Notify) and action.target == "channel"):
+        if not isinstance(action, ast.Notify):
             continue
-        name = action.channel or ""
-        problem = _channel_problem(client, name, caller)
-        if problem:
+        if action.target == "channel":
+            problem = _channel_problem(client, action.channel or "", caller)
+        elif action.target == "here":
+            problem = _here_problem(client, caller)
+        else:
+            continue
+        if problem and problem not in problems:
             problems.append(problem)
     return problems
+
+
+def _here_problem(client: discord.Client, caller: Caller) -> str | None:
+    """notify here in a server channel the bot may not post in would fail at every match."""
+    if not (caller.place.isdigit() and caller.channel and caller.channel.isdigit()):
+        return None
+    guild = client.get_guild(int(caller.place))
+    channel = guild.get_channel(int(caller.channel)) if guild is not None else None
+    if not isinstance(channel, discord.TextChannel):
+        return None  # threads and the like: Discord answers at the first match
+    return send_problem(channel)
 
 
 def _channel_problem(client: discord.Client, name: str, caller: Caller) -> str | None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from bot.chat import discord_app
 from bot.chat.discord_app import DiscordChat
 from bot.chat.discord_render import PREVIEW_CHARS
 from bot.chat.heartbeat import HeartbeatService
@@ -97,6 +98,7 @@ class Answer:
     content: str
     embeds: list[dict[str, Any]]
     latency: float
+    original_deleted: bool = False
 
     @property
     def text(self) -> str:
@@ -121,7 +123,8 @@ async def answer_of(inter: Interaction) -> Answer:
             inter.changed.wait_for(lambda: bool(inter.original_edits or inter.followup_ids)), 5
         )
     msg = (await inter.followups(1))[0] if inter.followup_ids else inter.original()
-    return Answer(msg.ephemeral, True, msg.content, msg.embeds, inter.latency)
+    deleted = inter.original_message_id is not None and inter.original().deleted
+    return Answer(msg.ephemeral, True, msg.content, msg.embeds, inter.latency, deleted)
 
 
 def make_chat(env_sb: DiscordSandbox, ctx: Context, *, rate: int = 1000) -> DiscordChat:
@@ -298,7 +301,29 @@ async def test_create_list_show_edit_pause_resume_delete(env: Env) -> None:
     assert "is deleted" in (await env.slash(env.alice, "delete", module=1)).text
     assert await env.store.get_module(1) is None
     gone = await env.slash(env.alice, "show", module=1)
-    assert gone.ephemeral and "no module #1" in gone.text
+    assert gone.deferred and gone.ephemeral and "no module #1" in gone.text
+    assert gone.original_deleted, "the public 'thinking…' message gives way to a private answer"
+
+
+async def test_quick_command_that_turns_slow_is_deferred(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(discord_app, "DEFER_AFTER", 0.05)
+    release = asyncio.Event()
+    checked = env.ctx.check_actions
+
+    async def slow_check(rule: Any, caller: Any) -> list[str]:
+        await release.wait()
+        return await checked(rule, caller)
+
+    env.ctx.check_actions = slow_check
+    inter = await env.sb.slash(
+        env.guild, env.general, env.alice, "roveit", "create", options={"rule": RULE}
+    )
+    assert (await inter.response(timeout=5))["type"] == 5, "deferred while the work goes on"
+    release.set()
+    original = await inter.original_edited(1, timeout=5)
+    assert "Created module #1." in original.embeds[0]["description"] and not original.ephemeral
 
 
 async def test_parse_error_is_ephemeral_with_the_caret_in_a_code_block(env: Env) -> None:
@@ -471,6 +496,8 @@ async def test_notify_channel_is_checked_at_create_time(env: Env) -> None:
     assert await env.store.list_modules() == []
     ok = await env.slash(env.alice, "create", rule=RULE.replace("notify here", "notify #alerts"))
     assert "Created module #1" in ok.text
+    here_locked = await env.slash(env.alice, "create", channel=env.locked, rule=RULE)
+    assert here_locked.ephemeral and "I cannot post in #announcements" in here_locked.text
     by_mention = await env.slash(
         env.alice, "create", rule=RULE.replace("notify here", f"notify <#{env.alerts}>")
     )
@@ -546,6 +573,20 @@ async def test_show_full_answers_the_presser_privately(env: Env) -> None:
     )
     assert gone.ephemeral and "no longer keep t3_zzz999" in gone.content
     assert "https://www.reddit.com/r/announcements/comments/7a4bjo/" in gone.content
+
+
+async def test_show_full_sends_a_long_body_as_a_file(env: Env) -> None:
+    thing = spez_thing()
+    data = dict(thing["data"], id="long01", name="t3_long01")
+    data["selftext"] = data["selftext"] * 3
+    await env.store.keep_items([{"kind": "t3", "data": data}], keep=100)
+    target = {"kind": "here", "channel": str(env.general)}
+    mid = await env.chat.notifier.notify(target, "m", card_of(thing, 1, id="long01"))
+    press = await env.sb.press_button(int(mid or 0), "roveit:full:1:t3_long01", env.bob)
+    answer = await answer_of(press)
+    assert answer.ephemeral and answer.embeds[0]["description"].endswith("…")
+    (callback,) = env.sb.find_requests("POST", f"/interactions/{press.id}/")
+    assert callback.json["_files"], "the whole body comes as an attachment"
 
 
 async def test_pause_button_for_the_owner_and_admins_only(env: Env) -> None:
