@@ -28,7 +28,9 @@ ASYNCPRAW_WARNINGS = (
     "ignore:The 'auth' parameter is deprecated:DeprecationWarning",
 )
 # No runaway pause and no real backoff waits: tests drive time through FakeClock.
-TEST_ENGINE = EngineConfig(runaway_threshold=10**9, backoff_base=1.0, backoff_cap=1.0)
+TEST_ENGINE = EngineConfig(
+    runaway_threshold=10**9, backoff_base=1.0, backoff_cap=1.0, ignore_authors=frozenset({BOT})
+)
 
 
 @dataclass
