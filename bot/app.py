@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import signal
 import sys
@@ -25,6 +26,7 @@ from bot.commands.dispatch import CommandRateLimiter
 from bot.commands.testing import KeptItems
 from bot.config import Settings
 from bot.data import sample_path
+from bot.engine.lease import Leadership
 from bot.engine.ports import NotifyPort
 from bot.engine.runtime import Engine, EngineConfig
 from bot.engine.supervisor import Supervisor
@@ -231,14 +233,40 @@ def _add_chat_tasks(bot: Bot) -> None:
         bot.supervisor.add("discord", lambda stop, beat: discord_chat.run(stop))
 
 
+def _set_event(event: asyncio.Event, _task: object) -> None:
+    event.set()
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
 async def _serve(bot: Bot, stop: asyncio.Event, *, with_chats: bool) -> None:
-    await bot.engine.recover()
+    """Wait for the engine lease, then run everything until stopped or the lease is lost."""
     bot.heartbeats.start()
-    await bot.heartbeats.refresh()
-    _add_engine_tasks(bot)
-    if with_chats:
-        _add_chat_tasks(bot)
-    await bot.supervisor.run(stop)
+    leadership = Leadership(bot.store, ttl=bot.settings.roveit_lease_seconds)
+    while not stop.is_set():
+        if not await leadership.wait_until_leader(stop):
+            return
+        lost = asyncio.Event()
+        holder = asyncio.create_task(leadership.hold(stop, lost))
+        leading = asyncio.Event()
+        ender = asyncio.create_task(_first_of(stop, lost))
+        ender.add_done_callback(functools.partial(_set_event, leading))
+        await bot.engine.recover()
+        await bot.heartbeats.refresh()
+        bot.supervisor = Supervisor(on_event=lambda message: _announce(bot, message))
+        _add_engine_tasks(bot)
+        if with_chats:
+            _add_chat_tasks(bot)
+        await bot.supervisor.run(leading)
+        ender.cancel()
+        await holder
 
 
 async def run_start(settings: Settings) -> int:
@@ -267,11 +295,10 @@ async def run_start(settings: Settings) -> int:
 async def run_engine(settings: Settings, *, standby: bool = False) -> int:
     """``roveit engine``: streams, matching, actions and heartbeats, no chats."""
     setup_logging(level=settings.log_level, fmt=settings.log_format, secrets=settings.secrets)
-    if standby:
-        log.error("--standby is not available in this version")
-        return 2
     stop = asyncio.Event()
     _stop_on_signals(stop)
+    if standby:
+        log.info("starting as a standby: this engine takes over when the leader's lease expires")
     async with running(settings) as bot:
         await _serve(bot, stop, with_chats=False)
     return 0

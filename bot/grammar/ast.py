@@ -54,7 +54,7 @@ class Pos:
 
 
 def _pos() -> Pos | None:
-    return field(default=None, compare=False, repr=False, kw_only=True)  # type: ignore[return-value]
+    return field(default=None, compare=False, repr=False, kw_only=True)
 
 
 # ---- conditions -----------------------------------------------------------

@@ -88,7 +88,11 @@ class Store:
         await conn.execute("PRAGMA synchronous=NORMAL")
         store = cls(conn, path)
         if migrate:
-            await store.upgrade()
+            try:
+                await store.upgrade()
+            except BaseException:
+                await conn.close()
+                raise
         return store
 
     async def close(self) -> None:
@@ -450,6 +454,21 @@ class Store:
             f"SELECT fullname FROM items WHERE fullname IN ({marks})", list(fullnames)
         ) as cur:
             return {row[0] for row in await cur.fetchall()}
+
+    async def acquire_lease(self, name: str, *, holder: str, ttl: float, now: float) -> bool:
+        """Take or renew a lease; True while ``holder`` has it."""
+        await self._conn.execute(
+            "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
+            "WHERE leases.holder = excluded.holder OR leases.expires_at < ?",
+            (name, holder, now + ttl, now),
+        )
+        async with self._conn.execute("SELECT holder FROM leases WHERE name = ?", (name,)) as cur:
+            row = await cur.fetchone()
+        return row is not None and row[0] == holder
+
+    async def release_lease(self, name: str, *, holder: str) -> None:
+        await self._conn.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
 
     async def recent_items(self, limit: int) -> list[dict[str, Any]]:
         """The newest kept items, oldest first."""
