@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -28,9 +28,10 @@ from bot.config import Settings
 from bot.data import load_sample
 from bot.engine.item import item_from_thing
 from bot.engine.ports import ActionError
+from bot.engine.runtime import Engine
 from bot.sandbox.discord import DiscordSandbox, Interaction, reset_discord_py
 from bot.sandbox.discord_world import MANAGE_GUILD
-from bot.store.db import Store
+from bot.store.db import Outbox, Store
 
 TOKEN = "roveit-chat-e2e"
 CALLBACK_DEADLINE = 3.0
@@ -714,3 +715,32 @@ async def test_gateway_disconnect_during_a_burst_loses_nothing(env: Env) -> None
     assert [m.content for m in env.sb.messages(env.general)] == [f"match {n}" for n in range(60)]
     after = await env.slash(env.alice, "help", topic="list")
     assert "list [mine | all]" in after.text, "commands work after the resume"
+
+
+async def test_engine_matches_arrive_as_cards_with_working_buttons(env: Env) -> None:
+    """The engine's own notify payloads (bot.engine.runtime), run through its outbox."""
+    rule = 'on posts in r/pics then notify here "{title} by u/{author}", notify me'
+    module_id = await create(env, env.alice, rule)
+    things = [t for t in load_sample() if t["kind"] == "t3" and t["data"]["subreddit"] == "pics"]
+    engine = Engine(
+        store=env.store,
+        outbox=Outbox(env.store),
+        reddit=cast(Any, None),  # no Reddit action in this rule
+        notifiers={"discord": env.chat.notifier},
+    )
+    await env.store.keep_items(things, keep=1000)
+    await engine.reload_modules()
+    assert await engine.process(things) == len(things)
+    assert await engine.run_due_actions() == 2 * len(things)
+    cards = [m for m in env.sb.messages(env.general) if m.interaction_id is None]
+    expected = [f"{t['data']['title']} by u/{t['data']['author']}" for t in things]
+    assert [m.content.replace("\\", "") for m in cards] == expected
+    assert len(env.sb.dm_messages(env.alice)) == len(things)
+    first = things[0]["data"]
+    assert cards[0].embeds[0]["url"] == f"https://www.reddit.com{first['permalink']}"
+    press = await env.sb.press_button(
+        cards[0].id, f"roveit:full:{module_id}:{first['name']}", env.bob
+    )
+    assert (await answer_of(press)).ephemeral
+    counts = await env.store.action_counts()
+    assert counts.get("done") == 2 * len(things) and not counts.get("failed")
