@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.chat.heartbeat import HeartbeatService
 from bot.chat.terminal import TerminalChat, TerminalNotifier, terminal_caller
@@ -34,6 +34,9 @@ from bot.grammar import ast
 from bot.logs import setup_logging
 from bot.store.db import Outbox, Store, sqlite_path
 from bot.webhook import WebhookError, WebhookPolicy, WebhookSender, check_url
+
+if TYPE_CHECKING:
+    from bot.reddit.client import AsyncprawReddit
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,7 @@ class Bot:
     notifiers: dict[str, NotifyPort]
     heartbeats: HeartbeatService
     limiter: CommandRateLimiter
+    reddit: AsyncprawReddit
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     sandbox: Any = None
     supervisor: Supervisor = field(default_factory=Supervisor)
@@ -171,7 +175,9 @@ async def build_bot(settings: Settings, *, say: Callable[[str], None] | None = N
         on_change=changed,
     )
     limiter = CommandRateLimiter(count=settings.roveit_command_rate)
-    bot = Bot(settings, store, engine, ctx, notifiers, heartbeats, limiter, closers, sandbox)
+    bot = Bot(
+        settings, store, engine, ctx, notifiers, heartbeats, limiter, reddit, closers, sandbox
+    )
     bot.supervisor = Supervisor(on_event=lambda message: _announce(bot, message))
     return bot
 
@@ -216,14 +222,11 @@ def _add_engine_tasks(bot: Bot) -> None:
 
 
 def _add_chat_tasks(bot: Bot) -> None:
-    settings = bot.settings
-    if settings.reddit_configured and bot.sandbox is None:
-        from bot.chat.reddit_pm import RedditPMChat
+    from bot.chat.reddit_pm import RedditPMChat
 
-        pm = RedditPMChat(
-            reddit=bot.engine.reddit, ctx=bot.ctx, settings=settings, limiter=bot.limiter
-        )
-        bot.supervisor.add("reddit-pm", lambda stop, beat: pm.run(stop))
+    settings = bot.settings
+    pm = RedditPMChat(reddit=bot.reddit, ctx=bot.ctx, settings=settings, limiter=bot.limiter)
+    bot.supervisor.add("reddit-pm", lambda stop, beat: pm.run(stop))
     if settings.discord_configured:
         from bot.chat.discord_app import DiscordChat
 

@@ -214,6 +214,7 @@ class Engine:
         self._modules_changed = asyncio.Event()
         self._actions_waiting = asyncio.Event()
         self._modules_changed.set()
+        self._reload_lock = asyncio.Lock()
 
     # ---- modules ---------------------------------------------------------------
 
@@ -223,7 +224,12 @@ class Engine:
 
     async def reload_modules(self) -> None:
         """Bring the matcher in line with the store, adding and removing only what changed."""
-        self._modules_changed.clear()
+        async with self._reload_lock:
+            if self._modules_changed.is_set():
+                self._modules_changed.clear()
+                await self._reload()
+
+    async def _reload(self) -> None:
         records = await self.store.list_modules(active_only=True)
         fresh: dict[int, LoadedModule] = {}
         for record in records:
@@ -413,6 +419,7 @@ class Engine:
 
     async def run_due_actions(self) -> int:
         """Run every action that is due now; returns how many were attempted."""
+        await self.reload_modules()
         attempted = 0
         while True:
             rows = await self.outbox.claim_due(
@@ -425,6 +432,10 @@ class Engine:
                 attempted += 1
 
     async def _run_action(self, row: ActionRow) -> None:
+        if row.module_id not in self.modules:
+            error = f"module #{row.module_id} was paused or deleted before this action ran"
+            await self.outbox.fail(row.id, now=self.clock(), error=error, retry_at=None)
+            return
         try:
             result = await self._perform(row)
         except ActionError as exc:

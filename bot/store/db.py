@@ -6,6 +6,7 @@ store itself never reads a clock.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import sqlite3
@@ -74,6 +75,9 @@ class Store:
     def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
         self._conn = conn
         self.path = path
+        # One connection is shared by every task: writes and transactions take turns, so no
+        # statement of one task ever lands inside another task's open transaction.
+        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: str | Path, *, migrate: bool = True) -> Store:
@@ -117,29 +121,30 @@ class Store:
 
     async def upgrade(self) -> list[str]:
         """Apply every migration newer than the database; each in one transaction."""
-        current = await self.schema_version()
-        known = migrations()
-        if known and current > known[-1].version:
-            raise StoreError(
-                f"the database is at schema version {current}, newer than this roveit "
-                f"({known[-1].version}); upgrade roveit"
-            )
-        applied: list[str] = []
-        for mig in known:
-            if mig.version <= current:
-                continue
-            script = (
-                f"BEGIN;\n{mig.sql}\n"
-                f"INSERT INTO schema_version VALUES ({mig.version}, '{mig.name}', datetime('now'));\n"
-                "COMMIT;"
-            )
-            try:
-                await self._conn.executescript(script)
-            except sqlite3.Error as exc:
-                await self._conn.execute("ROLLBACK") if self._conn.in_transaction else None
-                raise StoreError(f"migration {mig.name} failed: {exc}") from exc
-            applied.append(mig.name)
-        return applied
+        async with self._lock:
+            current = await self.schema_version()
+            known = migrations()
+            if known and current > known[-1].version:
+                raise StoreError(
+                    f"the database is at schema version {current}, newer than this roveit "
+                    f"({known[-1].version}); upgrade roveit"
+                )
+            applied: list[str] = []
+            for mig in known:
+                if mig.version <= current:
+                    continue
+                script = (
+                    f"BEGIN;\n{mig.sql}\n"
+                    f"INSERT INTO schema_version VALUES ({mig.version}, '{mig.name}', datetime('now'));\n"
+                    "COMMIT;"
+                )
+                try:
+                    await self._conn.executescript(script)
+                except sqlite3.Error as exc:
+                    await self._conn.execute("ROLLBACK") if self._conn.in_transaction else None
+                    raise StoreError(f"migration {mig.name} failed: {exc}") from exc
+                applied.append(mig.name)
+            return applied
 
     # ---- modules -----------------------------------------------------------
 
@@ -154,16 +159,17 @@ class Store:
         channel: str | None,
         now: float,
     ) -> ModuleRecord:
-        async with self._conn.execute(
-            "INSERT INTO modules (owner, token_hash, chat, place, channel, rule, created_at, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (owner, token_hash, chat, place, channel, rule, now, now),
-        ) as cur:
-            module_id = cur.lastrowid
-        assert module_id is not None
-        record = await self.get_module(module_id)
-        assert record is not None
-        return record
+        async with self._lock:
+            async with self._conn.execute(
+                "INSERT INTO modules (owner, token_hash, chat, place, channel, rule, created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (owner, token_hash, chat, place, channel, rule, now, now),
+            ) as cur:
+                module_id = cur.lastrowid
+            assert module_id is not None
+            record = await self.get_module(module_id)
+            assert record is not None
+            return record
 
     async def get_module(self, module_id: int) -> ModuleRecord | None:
         async with self._conn.execute(
@@ -205,32 +211,36 @@ class Store:
         owner: str | None = None,
         clear_token: bool = False,
     ) -> ModuleRecord | None:
-        sets = ["updated_at = ?"]
-        args: list[Any] = [now]
-        if rule is not None:
-            sets.append("rule = ?")
-            args.append(rule)
-        if status is not None:
-            sets += ["status = ?", "status_reason = ?"]
-            args += [status, status_reason]
-        if owner is not None:
-            sets.append("owner = ?")
-            args.append(owner)
-        if clear_token:
-            sets.append("token_hash = NULL")
-        args.append(module_id)
-        await self._conn.execute(
-            f"UPDATE modules SET {', '.join(sets)} WHERE id = ? AND status != 'deleted'", args
-        )
-        return await self.get_module(module_id)
+        async with self._lock:
+            sets = ["updated_at = ?"]
+            args: list[Any] = [now]
+            if rule is not None:
+                sets.append("rule = ?")
+                args.append(rule)
+            if status is not None:
+                sets += ["status = ?", "status_reason = ?"]
+                args += [status, status_reason]
+            if owner is not None:
+                sets.append("owner = ?")
+                args.append(owner)
+            if clear_token:
+                sets.append("token_hash = NULL")
+            args.append(module_id)
+            await self._conn.execute(
+                f"UPDATE modules SET {', '.join(sets)} WHERE id = ? AND status != 'deleted'", args
+            )
+            return await self.get_module(module_id)
 
     async def claim_module(self, module_id: int, *, owner: str, now: float) -> bool:
         """Give an anonymous module an owner; False if someone claimed it first."""
-        async with self._conn.execute(
-            "UPDATE modules SET owner = ?, token_hash = NULL, updated_at = ? "
-            "WHERE id = ? AND owner IS NULL AND status != 'deleted'",
-            (owner, now, module_id),
-        ) as cur:
+        async with (
+            self._lock,
+            self._conn.execute(
+                "UPDATE modules SET owner = ?, token_hash = NULL, updated_at = ? "
+                "WHERE id = ? AND owner IS NULL AND status != 'deleted'",
+                (owner, now, module_id),
+            ) as cur,
+        ):
             return cur.rowcount == 1
 
     # ---- matches and the outbox ---------------------------------------------
@@ -250,32 +260,33 @@ class Store:
         Returns the match id, or None when this (module, item) was recorded
         before: a replayed match never enqueues twice.
         """
-        await self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            async with self._conn.execute(
-                "INSERT OR IGNORE INTO matches (module_id, item, author, matched_at, skipped) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (module_id, item, author, now, skipped),
-            ) as cur:
-                if cur.rowcount == 0:
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                async with self._conn.execute(
+                    "INSERT OR IGNORE INTO matches (module_id, item, author, matched_at, skipped) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (module_id, item, author, now, skipped),
+                ) as cur:
+                    if cur.rowcount == 0:
+                        await self._conn.execute("ROLLBACK")
+                        return None
+                    match_id = cur.lastrowid
+                if skipped is None:
+                    await self._conn.executemany(
+                        "INSERT OR IGNORE INTO actions (match_id, module_id, item, idx, kind, payload, "
+                        "next_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            (match_id, module_id, item, idx, kind, json.dumps(payload), now, now)
+                            for idx, (kind, payload) in enumerate(actions)
+                        ],
+                    )
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
                     await self._conn.execute("ROLLBACK")
-                    return None
-                match_id = cur.lastrowid
-            if skipped is None:
-                await self._conn.executemany(
-                    "INSERT OR IGNORE INTO actions (match_id, module_id, item, idx, kind, payload, "
-                    "next_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (match_id, module_id, item, idx, kind, json.dumps(payload), now, now)
-                        for idx, (kind, payload) in enumerate(actions)
-                    ],
-                )
-            await self._conn.execute("COMMIT")
-        except BaseException:
-            if self._conn.in_transaction:
-                await self._conn.execute("ROLLBACK")
-            raise
-        return match_id
+                raise
+            return match_id
 
     async def matches_since(
         self, module_id: int, since: float, *, author: str | None = None
@@ -343,18 +354,22 @@ class Store:
     async def set_heartbeat(
         self, *, chat: str, place: str, channel: str, every_seconds: int, now: float
     ) -> None:
-        await self._conn.execute(
-            "INSERT INTO heartbeats (chat, place, channel, every_seconds, updated_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat, channel) DO UPDATE SET "
-            "every_seconds = excluded.every_seconds, place = excluded.place, "
-            "updated_at = excluded.updated_at",
-            (chat, place, channel, every_seconds, now),
-        )
+        async with self._lock:
+            await self._conn.execute(
+                "INSERT INTO heartbeats (chat, place, channel, every_seconds, updated_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat, channel) DO UPDATE SET "
+                "every_seconds = excluded.every_seconds, place = excluded.place, "
+                "updated_at = excluded.updated_at",
+                (chat, place, channel, every_seconds, now),
+            )
 
     async def clear_heartbeat(self, *, chat: str, channel: str) -> bool:
-        async with self._conn.execute(
-            "DELETE FROM heartbeats WHERE chat = ? AND channel = ?", (chat, channel)
-        ) as cur:
+        async with (
+            self._lock,
+            self._conn.execute(
+                "DELETE FROM heartbeats WHERE chat = ? AND channel = ?", (chat, channel)
+            ) as cur,
+        ):
             return cur.rowcount > 0
 
     async def heartbeats(self) -> list[HeartbeatRecord]:
@@ -364,10 +379,11 @@ class Store:
             return [HeartbeatRecord(*row) for row in await cur.fetchall()]
 
     async def set_heartbeat_message(self, *, chat: str, channel: str, message_id: str) -> None:
-        await self._conn.execute(
-            "UPDATE heartbeats SET message_id = ? WHERE chat = ? AND channel = ?",
-            (message_id, chat, channel),
-        )
+        async with self._lock:
+            await self._conn.execute(
+                "UPDATE heartbeats SET message_id = ? WHERE chat = ? AND channel = ?",
+                (message_id, chat, channel),
+            )
 
     # ---- stream positions and kept items ---------------------------------------
 
@@ -388,62 +404,64 @@ class Store:
         """Store newly seen items (deduplicated by fullname), trim to the newest ``keep``,
         and advance a stream position ``(stream, last_item, last_created, now)``, in one
         transaction. Returns the fullnames that were new, in the order given."""
-        rows = []
-        for thing in things:
-            data = thing.get("data") or {}
-            name = data.get("name") or f"{thing.get('kind')}_{data.get('id')}"
-            created = data.get("created_utc")
-            rows.append(
-                (
-                    name,
-                    thing.get("kind", ""),
-                    str(data.get("subreddit") or ""),
-                    float(created) if isinstance(created, int | float) else 0.0,
-                    json.dumps(thing, separators=(",", ":")),
+        async with self._lock:
+            rows = []
+            for thing in things:
+                data = thing.get("data") or {}
+                name = data.get("name") or f"{thing.get('kind')}_{data.get('id')}"
+                created = data.get("created_utc")
+                rows.append(
+                    (
+                        name,
+                        thing.get("kind", ""),
+                        str(data.get("subreddit") or ""),
+                        float(created) if isinstance(created, int | float) else 0.0,
+                        json.dumps(thing, separators=(",", ":")),
+                    )
                 )
-            )
-        await self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            async with self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM items") as cur:
-                row = await cur.fetchone()
-            seq = int(row[0]) if row else 0
-            new: list[str] = []
-            for name, kind, sub, created, data in rows:
-                async with self._conn.execute(
-                    "INSERT OR IGNORE INTO items (fullname, seq, kind, subreddit, created_utc, data) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (name, seq + 1, kind, sub, created, data),
-                ) as cur:
-                    if cur.rowcount:
-                        seq += 1
-                        new.append(name)
-            await self._conn.execute("DELETE FROM items WHERE seq <= ?", (seq - keep,))
-            if position is not None:
-                stream, last_item, last_created, now = position
-                await self._conn.execute(
-                    "INSERT INTO stream_positions (stream, last_item, last_created, updated_at) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (stream) DO UPDATE SET "
-                    "last_item = excluded.last_item, last_created = excluded.last_created, "
-                    "updated_at = excluded.updated_at",
-                    (stream, last_item, last_created, now),
-                )
-            await self._conn.execute("COMMIT")
-        except BaseException:
-            if self._conn.in_transaction:
-                await self._conn.execute("ROLLBACK")
-            raise
-        return new
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                async with self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM items") as cur:
+                    row = await cur.fetchone()
+                seq = int(row[0]) if row else 0
+                new: list[str] = []
+                for name, kind, sub, created, data in rows:
+                    async with self._conn.execute(
+                        "INSERT OR IGNORE INTO items (fullname, seq, kind, subreddit, created_utc, data) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (name, seq + 1, kind, sub, created, data),
+                    ) as cur:
+                        if cur.rowcount:
+                            seq += 1
+                            new.append(name)
+                await self._conn.execute("DELETE FROM items WHERE seq <= ?", (seq - keep,))
+                if position is not None:
+                    stream, last_item, last_created, now = position
+                    await self._conn.execute(
+                        "INSERT INTO stream_positions (stream, last_item, last_created, updated_at) "
+                        "VALUES (?, ?, ?, ?) ON CONFLICT (stream) DO UPDATE SET "
+                        "last_item = excluded.last_item, last_created = excluded.last_created, "
+                        "updated_at = excluded.updated_at",
+                        (stream, last_item, last_created, now),
+                    )
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    await self._conn.execute("ROLLBACK")
+                raise
+            return new
 
     async def set_position(
         self, stream: str, *, last_item: str, last_created: float, now: float
     ) -> None:
-        await self._conn.execute(
-            "INSERT INTO stream_positions (stream, last_item, last_created, updated_at) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (stream) DO UPDATE SET "
-            "last_item = excluded.last_item, last_created = excluded.last_created, "
-            "updated_at = excluded.updated_at",
-            (stream, last_item, last_created, now),
-        )
+        async with self._lock:
+            await self._conn.execute(
+                "INSERT INTO stream_positions (stream, last_item, last_created, updated_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (stream) DO UPDATE SET "
+                "last_item = excluded.last_item, last_created = excluded.last_created, "
+                "updated_at = excluded.updated_at",
+                (stream, last_item, last_created, now),
+            )
 
     async def known_items(self, fullnames: Sequence[str]) -> set[str]:
         """Which of these fullnames are among the kept items."""
@@ -457,18 +475,24 @@ class Store:
 
     async def acquire_lease(self, name: str, *, holder: str, ttl: float, now: float) -> bool:
         """Take or renew a lease; True while ``holder`` has it."""
-        await self._conn.execute(
-            "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
-            "WHERE leases.holder = excluded.holder OR leases.expires_at < ?",
-            (name, holder, now + ttl, now),
-        )
-        async with self._conn.execute("SELECT holder FROM leases WHERE name = ?", (name,)) as cur:
-            row = await cur.fetchone()
-        return row is not None and row[0] == holder
+        async with self._lock:
+            await self._conn.execute(
+                "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
+                "WHERE leases.holder = excluded.holder OR leases.expires_at < ?",
+                (name, holder, now + ttl, now),
+            )
+            async with self._conn.execute(
+                "SELECT holder FROM leases WHERE name = ?", (name,)
+            ) as cur:
+                row = await cur.fetchone()
+            return row is not None and row[0] == holder
 
     async def release_lease(self, name: str, *, holder: str) -> None:
-        await self._conn.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
+        async with self._lock:
+            await self._conn.execute(
+                "DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder)
+            )
 
     async def recent_items(self, limit: int) -> list[dict[str, Any]]:
         """The newest kept items, oldest first."""
@@ -499,54 +523,58 @@ class Outbox:
 
     def __init__(self, store: Store) -> None:
         self._conn = store._conn
+        self._lock = store._lock
 
     async def claim_due(self, *, now: float, lease: float, limit: int = 10) -> list[ActionRow]:
         """Take due actions (pending, or running with an expired lease) for this worker."""
-        await self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            async with self._conn.execute(
-                "SELECT id, module_id, item, idx, kind, payload, attempts FROM actions "
-                "WHERE (status = 'pending' AND next_at <= ?) "
-                "OR (status = 'running' AND lease_until <= ?) ORDER BY next_at, id LIMIT ?",
-                (now, now, limit),
-            ) as cur:
-                rows = await cur.fetchall()
-            await self._conn.executemany(
-                "UPDATE actions SET status = 'running', lease_until = ?, attempts = attempts + 1, "
-                "updated_at = ? WHERE id = ?",
-                [(now + lease, now, row[0]) for row in rows],
-            )
-            await self._conn.execute("COMMIT")
-        except BaseException:
-            if self._conn.in_transaction:
-                await self._conn.execute("ROLLBACK")
-            raise
-        return [
-            ActionRow(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6] + 1)
-            for row in rows
-        ]
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                async with self._conn.execute(
+                    "SELECT id, module_id, item, idx, kind, payload, attempts FROM actions "
+                    "WHERE (status = 'pending' AND next_at <= ?) "
+                    "OR (status = 'running' AND lease_until <= ?) ORDER BY next_at, id LIMIT ?",
+                    (now, now, limit),
+                ) as cur:
+                    rows = await cur.fetchall()
+                await self._conn.executemany(
+                    "UPDATE actions SET status = 'running', lease_until = ?, attempts = attempts + 1, "
+                    "updated_at = ? WHERE id = ?",
+                    [(now + lease, now, row[0]) for row in rows],
+                )
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    await self._conn.execute("ROLLBACK")
+                raise
+            return [
+                ActionRow(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6] + 1)
+                for row in rows
+            ]
 
     async def finish(self, action_id: int, *, now: float, result: str | None = None) -> None:
-        await self._conn.execute(
-            "UPDATE actions SET status = 'done', result = ?, last_error = NULL, lease_until = NULL, "
-            "updated_at = ? WHERE id = ?",
-            (result, now, action_id),
-        )
+        async with self._lock:
+            await self._conn.execute(
+                "UPDATE actions SET status = 'done', result = ?, last_error = NULL, lease_until = NULL, "
+                "updated_at = ? WHERE id = ?",
+                (result, now, action_id),
+            )
 
     async def fail(self, action_id: int, *, now: float, error: str, retry_at: float | None) -> None:
         """Back to pending for a retry at ``retry_at``, or dead when it is None."""
-        if retry_at is None:
-            await self._conn.execute(
-                "UPDATE actions SET status = 'dead', last_error = ?, lease_until = NULL, "
-                "updated_at = ? WHERE id = ?",
-                (error, now, action_id),
-            )
-        else:
-            await self._conn.execute(
-                "UPDATE actions SET status = 'pending', last_error = ?, next_at = ?, "
-                "lease_until = NULL, updated_at = ? WHERE id = ?",
-                (error, retry_at, now, action_id),
-            )
+        async with self._lock:
+            if retry_at is None:
+                await self._conn.execute(
+                    "UPDATE actions SET status = 'dead', last_error = ?, lease_until = NULL, "
+                    "updated_at = ? WHERE id = ?",
+                    (error, now, action_id),
+                )
+            else:
+                await self._conn.execute(
+                    "UPDATE actions SET status = 'pending', last_error = ?, next_at = ?, "
+                    "lease_until = NULL, updated_at = ? WHERE id = ?",
+                    (error, retry_at, now, action_id),
+                )
 
     async def next_due(self) -> float | None:
         async with self._conn.execute(
