@@ -21,7 +21,7 @@ import resource
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -33,9 +33,9 @@ from bot.grammar.parser import parse_rule
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "reddit" / "corpus.jsonl.gz"
-WORD = re.compile(r"[^\W_]{4,}")
+WORD = re.compile(r"[^\W\d_]{4,}")
 SUBREDDIT_NAME = re.compile(r"[A-Za-z0-9_]{2,21}")
-KEYWORD_RANKS = (100, 6000)  # document-frequency ranks of words people watch for
+KEYWORD_RANKS = (300, 20000)  # document-frequency ranks of words people watch for
 ENGINES: dict[str, Callable[[], Matcher]] = {
     "indexed": IndexedMatcher,
     "plain": PlainMatcher,
@@ -110,8 +110,16 @@ def build(engine: str, rules: Sequence[ast.Rule]) -> Matcher:
     return matcher
 
 
-def run(engine: str, rule_texts: Sequence[str], items: Sequence[Item]) -> Result:
-    """Parse and index the rules (memory measured around it), then match every item once."""
+def fresh(items: Sequence[Item]) -> list[Item]:
+    """Copies with empty casefold caches, so every pass pays for folding as a live item does."""
+    return [replace(item, _folded={}) for item in items]
+
+
+def run(
+    engine: str, rule_texts: Sequence[str], items: Sequence[Item], *, repeat: int = 1
+) -> Result:
+    """Parse and index the rules (memory measured around it), then match every item once
+    per pass; the fastest of ``repeat`` passes counts (the machine is shared)."""
     parse_rule("on posts then log")  # load the parser before the baseline
     gc.collect()
     before = rss_bytes()
@@ -120,9 +128,12 @@ def run(engine: str, rule_texts: Sequence[str], items: Sequence[Item]) -> Result
     build_seconds = time.perf_counter() - started
     gc.collect()
     grown = max(rss_bytes() - before, 0)
-    started = time.perf_counter()
-    matches = sum(len(matcher.match(item)) for item in items)
-    seconds = time.perf_counter() - started
+    seconds = float("inf")
+    for _ in range(repeat):
+        batch = fresh(items)
+        started = time.perf_counter()
+        matches = sum(len(matcher.match(item)) for item in batch)
+        seconds = min(seconds, time.perf_counter() - started)
     return Result(
         engine=engine,
         items=len(items),
@@ -218,8 +229,8 @@ class Vocabulary:
             authors=_distinct(i.author for i in items if i.author not in ("", "[deleted]")),
             author_flairs=_distinct(i.author_flair for i in items),
             domains=_distinct(i.domain for i in items),
-            title_ends=[w for w, _ in ends.most_common(400)],
-            title_starts=[w for w, _ in starts.most_common(400)],
+            title_ends=[w for w, _ in ends.most_common(1000)[20:]],
+            title_starts=[w for w, _ in starts.most_common(1000)[20:]],
             scores=sorted(i.score for i in items),
         )
 
@@ -240,7 +251,7 @@ class RuleWriter:
 
     def score(self) -> int:
         scores = self.v.scores
-        return scores[int(len(scores) * self.rng.uniform(0.5, 0.99))]
+        return scores[int(len(scores) * self.rng.uniform(0.9, 0.999))]
 
     def field(self) -> str:
         return self.rng.choice(("title", "title", "body", "text", "text"))
@@ -310,11 +321,12 @@ class RuleWriter:
             lambda: f"{self.keyword()} or score > {self.score()}",
             lambda: f'body contains "a" and not {r.choice(("nsfw", "self"))}',
         ]
-        return r.choice(forms)()
+        weights = (1, 3, 2, 1, 2, 1)
+        return r.choices(forms, weights)[0]()
 
     def subreddits(self) -> list[str]:
         r = self.rng
-        pool = self.v.busy_subreddits if r.random() < 0.5 else self.v.subreddits
+        pool = self.v.busy_subreddits if r.random() < 0.3 else self.v.subreddits
         return [r.choice(pool) for _ in range(r.choice((1, 1, 1, 2, 3)))]
 
     def action(self) -> str:
@@ -338,11 +350,12 @@ class RuleWriter:
         and only those may have conditions the index cannot use (as a bot's users do)."""
         r = self.rng
         streams = r.choice(("posts", "comments", "posts and comments"))
+        condition: str | None
         if r.random() < 0.35:
             where, condition = "", self.keyword() if r.random() < 0.7 else self.indexable()
         else:
             where = " in " + ", ".join(f"r/{s}" for s in self.subreddits())
-            condition = self.unindexable() if r.random() < 0.15 else self.indexable()
+            condition = self.unindexable() if r.random() < 0.1 else self.indexable()
         cond = f" if {condition}" if condition else ""
         return f"on {streams}{where}{cond} then {self.action()}{self.option()}"
 
@@ -370,6 +383,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--generate", type=int, metavar="N", help="write N rules and exit")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="where --generate writes (default stdout)")
+    parser.add_argument("--repeat", type=int, default=3, help="passes; the fastest counts")
     parser.add_argument("--churn", action="store_true", help="measure add/remove instead")
     args = parser.parse_args(argv)
     if args.generate is None and args.rules is None:
@@ -396,7 +410,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             _write(rules, sys.stdout)
         return 0
     texts = read_rules(args.rules)
-    report = churn(texts, items) if args.churn else run(args.engine, texts, items).as_json()
+    report = (
+        churn(texts, items)
+        if args.churn
+        else run(args.engine, texts, items, repeat=args.repeat).as_json()
+    )
     if args.json:
         print(json.dumps(report))
     else:

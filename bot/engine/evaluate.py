@@ -64,16 +64,33 @@ def folded_values(test: ast.TextTest) -> tuple[str, ...]:
 
 
 def _text_test(test: ast.TextTest) -> Predicate:
+    """Specialised per op (same answers as ``text_hit``): the field is folded once per item."""
     name, op, needles = test.field, test.op, folded_values(test)
     if op == "contains_all":
-        return lambda item: all(item.folded(name).find(n) >= 0 for n in needles)
+        return lambda item: all(n in item.folded(name) for n in needles)
     if op == "contains" and len(needles) == 1:
         needle = needles[0]
         return lambda item: needle in item.folded(name)
+    if op == "contains":
+        return lambda item: _contains_any(item.folded(name), needles)
     if op == "is":
         choices = frozenset(needles)
         return lambda item: item.folded(name) in choices
-    return lambda item: any(text_hit(op, item.folded(name), n) >= 0 for n in needles)
+    if op == "startswith":
+        return lambda item: item.folded(name).startswith(needles)
+    if op == "endswith":
+        return lambda item: item.folded(name).endswith(needles)
+    if op == "contains_word":
+        return lambda item: _word_any(item.folded(name), needles)
+    raise ValueError(f"unknown text test {op!r}")
+
+
+def _contains_any(haystack: str, needles: tuple[str, ...]) -> bool:
+    return any(n in haystack for n in needles)
+
+
+def _word_any(haystack: str, needles: tuple[str, ...]) -> bool:
+    return any(find_word(haystack, n) >= 0 for n in needles)
 
 
 def compile_condition(cond: ast.Condition) -> Predicate:
@@ -84,8 +101,9 @@ def compile_condition(cond: ast.Condition) -> Predicate:
         case ast.Empty(field=name):
             return lambda item: item.field_text(name) == ""
         case ast.Matches(field=name, pattern=pattern, flags=flags):
+            # Searching the UTF-8 bytes gives the same yes/no and skips re2's offset decoding.
             search = compile_regex(pattern, flags).search
-            return lambda item: search(item.field_text(name)) is not None
+            return lambda item: search(item.field_text(name).encode()) is not None
         case ast.Compare(field=name, op=op, value=value):
             compare = _COMPARE[op]
             return lambda item: compare(item.number(name), value)
@@ -96,9 +114,15 @@ def compile_condition(cond: ast.Condition) -> Predicate:
             return lambda item: not inner(item)
         case ast.And(operands=operands):
             parts = tuple(compile_condition(o) for o in operands)
+            if len(parts) == 2:
+                first, second = parts
+                return lambda item: first(item) and second(item)
             return lambda item: all(p(item) for p in parts)
         case ast.Or(operands=operands):
             parts = tuple(compile_condition(o) for o in operands)
+            if len(parts) == 2:
+                first, second = parts
+                return lambda item: first(item) or second(item)
             return lambda item: any(p(item) for p in parts)
     raise TypeError(f"not a condition: {cond!r}")
 
@@ -121,7 +145,12 @@ class CompiledRule:
         return not self.subreddits or item.folded("subreddit") in self.subreddits
 
     def matches(self, item: Item) -> bool:
-        return self.in_scope(item) and self.condition(item)
+        # in_scope inlined: this runs once per candidate module per item.
+        if item.stream not in self.streams:
+            return False
+        if self.subreddits and item.folded("subreddit") not in self.subreddits:
+            return False
+        return self.condition(item)
 
 
 def compile_rule(rule: ast.Rule) -> CompiledRule:

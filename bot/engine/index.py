@@ -19,7 +19,7 @@ nothing, until a rebuild drops them.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -281,6 +281,18 @@ def _cost(requirement: Requirement) -> float:
     return sum(_atom_cost(a) for a in requirement)
 
 
+def _contains_atoms(name: str, needles: Iterable[str]) -> Requirement:
+    """``text`` is title + "\n" + body, so a needle without a line break is in the text
+    exactly when it is in the title or the body: scanning those two is enough."""
+    atoms: set[AtomKey] = set()
+    for needle in needles:
+        if name == "text" and "\n" not in needle:
+            atoms.update((("contains", "title", needle), ("contains", "body", needle)))
+        else:
+            atoms.add(("contains", name, needle))
+    return frozenset(atoms)
+
+
 def _text_requirement(test: ast.TextTest) -> Requirement | None:
     needles = folded_values(test)
     if test.op == "is":
@@ -289,7 +301,7 @@ def _text_requirement(test: ast.TextTest) -> Requirement | None:
         needles = (max(needles, key=len),)
     if not needles or min(len(n) for n in needles) < MIN_NEEDLE:
         return None
-    return frozenset(("contains", test.field, n) for n in needles)
+    return _contains_atoms(test.field, needles)
 
 
 def _regex_requirement(test: ast.Matches) -> Requirement:
@@ -297,7 +309,7 @@ def _regex_requirement(test: ast.Matches) -> Requirement:
     if literals is not None:
         needles = {lit.casefold() for lit in literals}
         if min(len(n) for n in needles) >= MIN_NEEDLE:
-            return frozenset(("contains", test.field, n) for n in needles)
+            return _contains_atoms(test.field, needles)
     return frozenset({("regex", test.field, test.flags, test.pattern)})
 
 

@@ -79,10 +79,15 @@ class Item:
 
     def folded(self, name: str) -> str:
         """The casefolded value of a text field, computed once per item."""
-        cached = self._folded.get(name)
-        if cached is None:
+        try:
+            return self._folded[name]
+        except KeyError:
+            pass
+        if name == "text":  # casefold maps code point by code point, and "\n" to itself
+            cached = self.folded("title") + "\n" + self.folded("body")
+        else:
             cached = self.field_text(name).casefold()
-            self._folded[name] = cached
+        self._folded[name] = cached
         return cached
 
     def number(self, name: str) -> int:
