@@ -292,6 +292,7 @@ async def run_start(settings: Settings) -> int:
         else:
             log.info("roveit is running; stop it with SIGTERM")
         await serving
+    log.info("roveit stopped cleanly")
     return 0
 
 
