@@ -156,7 +156,9 @@ async def build_bot(settings: Settings, *, say: Callable[[str], None] | None = N
         reddit=reddit,
         notifiers=notifiers,
         webhook=WebhookSender(policy=webhook_policy(settings)),
-        config=EngineConfig(keep_items=settings.roveit_keep_items),
+        config=EngineConfig(
+            keep_items=settings.roveit_keep_items, poll_min_interval=settings.roveit_poll_interval
+        ),
         matcher_factory=_matcher_factory(),
     )
     heartbeats = HeartbeatService(store=store, status=engine, notifiers=notifiers)

@@ -41,6 +41,7 @@ class Settings:
     roveit_replay_items: str = ""  # JSON-lines file for the first-run replay; "" = bundled sample
     roveit_webhook_allow_http: bool = False
     roveit_command_rate: int = 20  # commands a minute per user, in every chat
+    roveit_poll_interval: float = 2.0  # the shortest wait between polls; the budget may stretch it
     roveit_lease_seconds: float = 15.0  # engine leader lease; a standby takes over within two
 
     @property

@@ -43,7 +43,7 @@ KIND_OF_STREAM = {"posts": "t3", "comments": "t1"}
 class EngineConfig:
     keep_items: int = 10_000
     page_limit: int = 100
-    max_pages: int = 3  # per chunk and poll, when more than a page arrived since the last poll
+    max_pages: int = 10  # per chunk and poll while whole pages are new (Reddit serves ~1,000 back)
     poll_min_interval: float = 2.0
     poll_max_interval: float = 60.0
     action_share: float = 0.3  # of the API budget kept for actions
@@ -316,9 +316,12 @@ class Engine:
         return processed
 
     async def recover(self) -> int:
-        """After a restart: feed kept items newer than each stream's position again."""
-        if self._modules_changed.is_set():
-            await self.reload_modules()
+        """After a restart: orphaned actions are queued again, and kept items newer than
+        each stream's position are fed again to the current modules."""
+        requeued = await self.outbox.requeue_running(now=self.clock())
+        if requeued:
+            log.info("%d actions left running by a previous engine are queued again", requeued)
+        await self.reload_modules()
         total = 0
         for stream, kind in KIND_OF_STREAM.items():
             pos = await self.store.get_position(stream)

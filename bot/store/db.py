@@ -576,6 +576,19 @@ class Outbox:
                     (error, retry_at, now, action_id),
                 )
 
+    async def requeue_running(self, *, now: float) -> int:
+        """Actions a dead leader left running go back to pending (only the leader acts,
+        so when a new leader starts, every running action is an orphan)."""
+        async with (
+            self._lock,
+            self._conn.execute(
+                "UPDATE actions SET status = 'pending', lease_until = NULL, next_at = ?, updated_at = ? "
+                "WHERE status = 'running'",
+                (now, now),
+            ) as cur,
+        ):
+            return cur.rowcount
+
     async def next_due(self) -> float | None:
         async with self._conn.execute(
             "SELECT MIN(CASE WHEN status = 'pending' THEN next_at ELSE lease_until END) "
