@@ -221,18 +221,31 @@ class Vocabulary:
                 starts[words[0]] += 1
                 ends[words[-1]] += 1
         low, high = KEYWORD_RANKS
+        ranked = _ranked(doc_freq)
         return cls(
-            keywords=[w for w, _ in doc_freq.most_common()[low:high]],
-            subreddits=sorted(subs),
-            busy_subreddits=[s for s, _ in subs.most_common(60)],
-            flairs=_distinct(i.flair for i in items),
-            authors=_distinct(i.author for i in items if i.author not in ("", "[deleted]")),
-            author_flairs=_distinct(i.author_flair for i in items),
-            domains=_distinct(i.domain for i in items),
-            title_ends=[w for w, _ in ends.most_common(1000)[20:]],
-            title_starts=[w for w, _ in starts.most_common(1000)[20:]],
-            scores=sorted(i.score for i in items),
+            keywords=_some(ranked[low:high] or ranked, "reddit"),
+            subreddits=_some(sorted(subs), "AskReddit"),
+            busy_subreddits=_some(_ranked(subs)[:60], "AskReddit"),
+            flairs=_some(_distinct(i.flair for i in items), "Discussion"),
+            authors=_some(
+                _distinct(i.author for i in items if i.author not in ("", "[deleted]")), "spez"
+            ),
+            author_flairs=_some(_distinct(i.author_flair for i in items), "Verified"),
+            domains=_some(_distinct(i.domain for i in items), "i.redd.it"),
+            title_ends=_some(_ranked(ends)[20:1000], "help"),
+            title_starts=_some(_ranked(starts)[20:1000], "Why"),
+            scores=sorted(i.score for i in items) or [0],
         )
+
+
+def _ranked(counts: collections.Counter[str]) -> list[str]:
+    """Most frequent first, ties in text order, so a seed always gives the same rules."""
+    return sorted(counts, key=lambda key: (-counts[key], key))
+
+
+def _some(values: list[str], fallback: str) -> list[str]:
+    """A pool to draw from; a small item file may lack some kinds of values."""
+    return values or [fallback]
 
 
 def _distinct(values: Iterable[str]) -> list[str]:
