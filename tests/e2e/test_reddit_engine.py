@@ -7,9 +7,12 @@ backoff or a RATELIMIT to pass.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
+import dataclasses
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,7 @@ import pytest
 from bot.engine.evaluate import compile_rule
 from bot.engine.item import ItemError, item_from_thing
 from bot.grammar.parser import parse_rule
-from tests.reddit.harness import ASYNCPRAW_WARNINGS, BOT, World, reddit_world
+from tests.reddit.harness import ASYNCPRAW_WARNINGS, BOT, TEST_ENGINE, World, reddit_world
 
 pytestmark = [pytest.mark.filterwarnings(w) for w in ASYNCPRAW_WARNINGS]
 
@@ -328,3 +331,35 @@ async def test_each_reddit_action_costs_one_request(world: World) -> None:
         "compose",
     ]
     assert world.writes("crosspost")[0]["title"] == "x first"
+
+
+# ---- the real loops ----------------------------------------------------------------------------
+
+
+async def test_run_polls_and_acts_concurrently_until_stopped(tmp_path: Path) -> None:
+    config = dataclasses.replace(TEST_ENGINE, poll_min_interval=0.05)
+    async with reddit_world(tmp_path, config=config, engine_clock=time.time) as world:
+        await world.create('on posts in r/python then reply "seen {id}"')
+        first = {world.post("python", f"early {i}") for i in range(20)}
+        stop = asyncio.Event()
+        runner = asyncio.ensure_future(world.engine.run(stop))
+        try:
+            await asyncio.wait_for(_replies_or_death(world, runner, 20), 20)
+            later = {world.post("python", f"late {i}") for i in range(20)}
+            await asyncio.wait_for(_replies_or_death(world, runner, 40), 20)
+        finally:
+            stop.set()
+            await asyncio.wait_for(runner, 10)
+        assert set(replies_by_target(world)) == first | later
+        assert max(replies_by_target(world).values()) == 1
+
+
+async def _replies_or_death(world: World, runner: asyncio.Future[None], n: int) -> None:
+    """Wait for n replies; if the engine's loops end first, raise what ended them."""
+    replies: asyncio.Future[Any] = asyncio.ensure_future(world.sandbox.wait_for_writes(n, 20))
+    done, _ = await asyncio.wait({replies, runner}, return_when=asyncio.FIRST_COMPLETED)
+    if runner in done:
+        replies.cancel()
+        runner.result()
+        raise AssertionError("the engine stopped by itself")
+    await replies

@@ -4,7 +4,7 @@ pointed at it, a SQLite store on disk, the engine, and the PM chat."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +14,7 @@ from bot.chat.reddit_pm import RedditPMChat
 from bot.commands.base import Caller, Context
 from bot.commands.testing import KeptItems
 from bot.config import Settings
+from bot.engine.matcher import Matcher, PlainMatcher
 from bot.engine.runtime import Engine, EngineConfig
 from bot.reddit.client import AsyncprawReddit, open_reddit
 from bot.reddit.notify import RedditNotifier
@@ -137,8 +138,14 @@ async def reddit_world(
     rate_limit: int = 100_000,
     command_rate: int = 20,
     config: EngineConfig = TEST_ENGINE,
+    engine_clock: Callable[[], float] | None = None,
+    matcher_factory: Callable[[], Matcher] = PlainMatcher,
 ) -> AsyncIterator[World]:
-    """Everything started, and everything closed again on the way out."""
+    """Everything started, and everything closed again on the way out.
+
+    The engine and commands run on ``World.clock`` (a FakeClock) unless ``engine_clock``
+    is given, as the benchmark does to run the real loops.
+    """
     clock = FakeClock()
     async with RedditSandbox(items, username=BOT, rate_limit=rate_limit) as sandbox:
         settings = Settings(
@@ -162,7 +169,8 @@ async def reddit_world(
                 reddit=reddit,
                 notifiers={"reddit": RedditNotifier(reddit)},
                 config=config,
-                clock=clock,
+                clock=engine_clock or clock,
+                matcher_factory=matcher_factory,
             )
             ctx = Context(
                 store=store,
