@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.engine.index import IndexedMatcher
+from bot.engine.index import Automaton, IndexedMatcher
 from bot.engine.item import Item, ItemError, item_from_thing
 from bot.engine.matcher import Matcher, PlainMatcher
 from bot.grammar import ast
@@ -176,6 +176,48 @@ def churn(rule_texts: Sequence[str], items: Sequence[Item], *, rounds: int = 200
         "match_after_add_ms_max": round(max(matches) * 1e3, 2),
         "rebuilds": matcher.stats()["rebuilds"],
     }
+
+
+def compare_automata(
+    rule_texts: Sequence[str], items: Sequence[Item], *, repeat: int = 3
+) -> dict[str, Any]:
+    """Aho-Corasick against RE2 sets for the needles: build time, scan time, memory, agreement."""
+    rules = [parse_rule(text) for text in rule_texts]
+    report: dict[str, Any] = {"modules": len(rules), "items": len(items)}
+    found: dict[str, list[set[int]]] = {}
+    batch = fresh(items)
+    for item in batch:  # fold first: only the scans are timed
+        for name in ast.TEXT_FIELDS:
+            item.folded(name)
+    automata: tuple[Automaton, ...] = ("aho", "re2")
+    for automaton in automata:
+        gc.collect()
+        before = rss_bytes()
+        started = time.perf_counter()
+        matcher = IndexedMatcher(automaton=automaton)
+        for module_id, rule in enumerate(rules, start=1):
+            matcher.add(module_id, rule)
+        matcher.maintain()
+        built = time.perf_counter() - started
+        after_build = rss_bytes()
+        found[automaton] = [matcher.hits(item) for item in batch]
+        grown = rss_bytes() - after_build
+        scanned = float("inf")
+        for _ in range(repeat):
+            started = time.perf_counter()
+            for item in batch:
+                matcher.hits(item)
+            scanned = min(scanned, time.perf_counter() - started)
+        report[automaton] = {
+            "build_seconds": round(built, 3),
+            "scan_us_per_item": round(scanned / len(items) * 1e6, 2),
+            "index_rss_bytes": after_build - before,
+            "rss_growth_while_scanning_bytes": grown,
+            "atoms": matcher.stats()["atoms"],
+        }
+        del matcher
+    report["same_hits"] = found["aho"] == found["re2"]
+    return report
 
 
 # ---- generating realistic rules ------------------------------------------------------
@@ -398,6 +440,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="where --generate writes (default stdout)")
     parser.add_argument("--repeat", type=int, default=3, help="passes; the fastest counts")
     parser.add_argument("--churn", action="store_true", help="measure add/remove instead")
+    parser.add_argument("--automata", action="store_true", help="compare aho and re2 instead")
     args = parser.parse_args(argv)
     if args.generate is None and args.rules is None:
         parser.error("give --rules FILE, or --generate N")
@@ -423,11 +466,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             _write(rules, sys.stdout)
         return 0
     texts = read_rules(args.rules)
-    report = (
-        churn(texts, items)
-        if args.churn
-        else run(args.engine, texts, items, repeat=args.repeat).as_json()
-    )
+    if args.churn:
+        report = churn(texts, items)
+    elif args.automata:
+        report = compare_automata(texts, items, repeat=args.repeat)
+    else:
+        report = run(args.engine, texts, items, repeat=args.repeat).as_json()
     if args.json:
         print(json.dumps(report))
     else:
