@@ -24,6 +24,16 @@ def _when(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _made_in(module: ModuleRecord) -> str:
+    if module.chat == "discord":
+        if module.place.startswith("dm:"):
+            return "Discord DMs"
+        return f"Discord server {module.place}, channel <#{module.channel}>"
+    if module.chat == "reddit":
+        return f"Reddit PMs (u/{module.channel})" if module.channel else "Reddit PMs"
+    return "the terminal"
+
+
 def module_line(module: ModuleRecord, caller: Caller | None = None) -> str:
     status = "" if module.status == "active" else f" [{module.status}]"
     return f"#{module.id}{status} {module.rule}  (owner: {owner_label(module.owner, caller)})"
@@ -112,7 +122,7 @@ async def show(ctx: Context, command: ast.Show, caller: Caller) -> Reply:
     fields = [
         ("status", module.status + (f" ({module.status_reason})" if module.status_reason else "")),
         ("owner", owner_label(module.owner, caller)),
-        ("made in", f"{module.chat} {module.place}"),
+        ("made in", _made_in(module)),
         ("created", _when(module.created_at)),
         ("matches", str(counts.get("matches", 0))),
         ("skipped by limits", str(counts.get("skipped", 0))),
