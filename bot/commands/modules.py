@@ -181,7 +181,8 @@ async def delete(ctx: Context, command: ast.Delete, caller: Caller) -> Reply:
 
 async def claim(ctx: Context, command: ast.Claim, caller: Caller) -> Reply:
     module = await ctx.store.get_module(command.module_id)
-    if module is None:
+    # An owned module elsewhere looks missing; an anonymous one is claimable from anywhere.
+    if module is None or (module.owner is not None and not can_see(module, caller)):
         raise CommandError(f"There is no module #{command.module_id}.")
     if module.owner is not None:
         raise CommandError(

@@ -92,12 +92,13 @@ async def heartbeat(ctx: Context, command: ast.Heartbeat, caller: Caller) -> Rep
         raise CommandError("A heartbeat needs a channel; run this command in one.")
     if caller.chat == "reddit":
         raise CommandError("Heartbeats live in a Discord channel or the terminal, not in PMs.")
+    if not (caller.is_admin or caller.chat == "terminal" or caller.place.startswith("dm:")):
+        verb = "set" if command.enable else "switch off"
+        raise CommandError(f"Only an admin may {verb} a heartbeat in a shared channel.")
     if not command.enable:
         removed = await ctx.store.clear_heartbeat(chat=caller.chat, channel=channel)
         ctx.on_change()
         return Reply("Heartbeat off." if removed else "There was no heartbeat here.")
-    if not (caller.is_admin or caller.chat == "terminal" or caller.place.startswith("dm:")):
-        raise CommandError("Only an admin may set a heartbeat in a shared channel.")
     every = command.every_seconds or DEFAULT_HEARTBEAT
     if not MIN_HEARTBEAT <= every <= MAX_HEARTBEAT:
         raise CommandError("A heartbeat runs every 1m to 1d.")
