@@ -263,9 +263,10 @@ class RedditPMChat:
             return max(self.interval, budget.reset_in)
         return self.interval
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, beat: Callable[[], None] = lambda: None) -> None:
         """Poll until ``stop`` is set; a failed poll is logged and tried again next time."""
         while not stop.is_set():
+            beat()
             try:
                 await self.poll_once()
             except Exception as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,21 @@ def test_render_keeps_lines_and_indents_code() -> None:
     assert render(reply) == (
         "**Modules**\n\n\\#1 on posts then log  \nsecond line\n\n    rule\n       ^\n\nstatus: active"
     )
+
+
+async def test_run_answers_until_stopped(world: World) -> None:
+    chat = RedditPMChat(reddit=world.reddit, ctx=world.ctx, settings=world.settings, interval=0.05)
+    stop = asyncio.Event()
+    beats: list[int] = []
+    runner = asyncio.ensure_future(chat.run(stop, lambda: beats.append(1)))
+    try:
+        first = world.pm_to_bot("alice_test", "roveit", "help")
+        await world.sandbox.wait_for_writes(2)  # the answer, then the read mark
+        world.sandbox.faults.burst_errors(1)  # a failed inbox poll is logged, not fatal
+        second = world.pm_to_bot("alice_test", "roveit", "status")
+        await world.sandbox.wait_for_writes(4)
+    finally:
+        stop.set()
+        await asyncio.wait_for(runner, 5)
+    assert len(answers_to(world, first)) == len(answers_to(world, second)) == 1
+    assert len(beats) >= 2
