@@ -109,22 +109,22 @@ class Recording(Mapping[str, str]):
     """Values that note every key asked for."""
 
     def __init__(self, values: dict[str, str]) -> None:
-        self.values = values
+        self.data = values
         self.asked: list[str] = []
 
     def __getitem__(self, key: str) -> str:
         self.asked.append(key)
-        return self.values[key]
+        return self.data[key]
 
     def get(self, key: str, default: Any = None) -> Any:
         self.asked.append(key)
-        return self.values.get(key, default)
+        return self.data.get(key, default)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.values)
+        return iter(self.data)
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.data)
 
 
 HOSTILE_VALUES = {
@@ -138,7 +138,7 @@ def test_rendering_fills_values_in_as_text_and_asks_only_for_placeholders() -> N
     values = Recording({name: HOSTILE_VALUES.get(name, name) for name in PLACEHOLDERS})
     template = " | ".join("{" + name + "}" for name in PLACEHOLDERS) + " {body:7}"
     out = render(template, values)
-    expected = " | ".join(values.values[name] for name in PLACEHOLDERS)
+    expected = " | ".join(values.data[name] for name in PLACEHOLDERS)
     assert out == expected + " " + HOSTILE_VALUES["body"][:7] + "…"
     assert set(values.asked) <= set(PLACEHOLDERS)
 
