@@ -139,6 +139,14 @@ def _disable_retries(reddit: asyncpraw.Reddit) -> None:
 
 
 def _plain(value: Any) -> Any:
+    # asyncpraw objectifies only attributes and lists of them (PollData.options, replies);
+    # other values, lists and dicts included, are the parsed JSON itself and pass through.
+    if isinstance(value, list):
+        if any(isinstance(v, AsyncPRAWBase) for v in value):
+            return [_plain(v) for v in value]
+        return value
+    if not isinstance(value, AsyncPRAWBase):
+        return value
     if isinstance(value, Redditor):
         return str(value.name)
     if isinstance(value, Subreddit):
@@ -149,13 +157,7 @@ def _plain(value: Any) -> Any:
         return thing_of(value)
     if isinstance(value, MoreComments):
         return {"kind": "more", "data": plain_data(value)}
-    if isinstance(value, AsyncPRAWBase):
-        return plain_data(value)
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
+    return plain_data(value)
 
 
 def plain_data(obj: AsyncPRAWBase) -> dict[str, Any]:
@@ -353,12 +355,19 @@ class AsyncprawReddit:
             raise action_error(exc) from exc
         return _created_name(created)
 
-    async def already_replied(self, thing_id: str) -> bool:
-        """Whether one of the bot's newest comments answers ``thing_id`` (one request)."""
+    async def already_replied(self, thing_id: str, text: str | None = None) -> bool:
+        """Whether one of the bot's newest comments answers ``thing_id`` (one request).
+
+        With ``text``, only a comment with that body counts: two modules may each reply
+        to one item, and the first one's reply must not stand in for the second's.
+        """
         me = await self.reddit.redditor(self.username)
+        wanted = text.strip() if text is not None else None
         try:
             async for comment in me.comments.new(limit=ALREADY_REPLIED_DEPTH):
-                if getattr(comment, "parent_id", None) == thing_id:
+                if getattr(comment, "parent_id", None) != thing_id:
+                    continue
+                if wanted is None or str(getattr(comment, "body", "")).strip() == wanted:
                     return True
         except (AsyncPRAWException, asyncprawcore.AsyncPrawcoreException) as exc:
             raise action_error(exc) from exc
