@@ -32,6 +32,9 @@ Use in tests (same event loop)::
 Out of process, ``serve(host=..., port=...)`` runs the same sandbox with a JSON control
 API under ``/_sandbox/`` (see bot/sandbox/discord_control.py; ``GET /_sandbox/`` lists it).
 
+Importing discord.py: it imports audioop, which warns on Python 3.11-3.12, and the
+tests turn warnings into errors; ``bot.sandbox.discord_import`` imports it quietly.
+
 Compression: discord.py asks for ``zlib-stream`` (or ``zstd-stream`` when the zstandard
 module is installed). zlib-stream is implemented; for anything else the sandbox sends
 uncompressed text frames, which discord.py accepts whatever it asked for.

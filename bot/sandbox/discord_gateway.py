@@ -123,7 +123,7 @@ class Gateway:
         self.heartbeats = 0
         self.identifies = 0
         self.resumes: list[ResumeRecord] = []
-        self.received: list[dict[str, Any]] = []
+        self.received: deque[dict[str, Any]] = deque(maxlen=REPLAY_BUFFER)
         self.gate = asyncio.Event()
         self.gate.set()
         self.changed = asyncio.Condition()

@@ -127,6 +127,7 @@ class RecordedRequest:
     headers: dict[str, str]
     at: float = field(default_factory=time.monotonic)
     status: int = 0
+    invalid_body: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -323,30 +324,41 @@ class RestApi:
         return response
 
     async def _record(self, request: web.Request) -> RecordedRequest:
-        body: Any = None
+        record = RecordedRequest(
+            method=request.method,
+            path=API_PREFIX.sub("", request.path),
+            query=dict(request.query),
+            json=None,
+            headers=dict(request.headers),
+        )
+        self.requests.append(record)
+        try:
+            record.json = await self._read_body(request)
+        except ValueError:
+            record.invalid_body = True
+        request[BODY] = record.json if record.json is not None else {}
+        return record
+
+    @staticmethod
+    async def _read_body(request: web.Request) -> Any:
+        """JSON, or multipart with payload_json (discord.py's shape when files are attached)."""
         if request.content_type == "multipart/form-data":
             form = await request.post()
             raw = form.get("payload_json")
             body = json.loads(raw) if isinstance(raw, str) else {}
             body["_files"] = [k for k in form if k != "payload_json"]
-        elif request.can_read_body:
-            text = await request.text()
-            body = json.loads(text) if text and request.content_type == "application/json" else text
-        request[BODY] = body if body is not None else {}
-        record = RecordedRequest(
-            method=request.method,
-            path=API_PREFIX.sub("", request.path),
-            query=dict(request.query),
-            json=body,
-            headers=dict(request.headers),
-        )
-        self.requests.append(record)
-        return record
+            return body
+        if not request.can_read_body:
+            return None
+        text = await request.text()
+        return json.loads(text) if text and request.content_type == "application/json" else text
 
     async def _guarded(
         self, request: web.Request, record: RecordedRequest, handler: Handler
     ) -> web.StreamResponse:
         self._authorize(request, record.path)
+        if record.invalid_body:
+            raise ApiError(400, 50109, "The request body contains invalid JSON.")
         forced = self._take_forced(record)
         if forced is not None:
             return self._too_many(forced.retry_after, is_global=forced.is_global, bucket="forced")

@@ -136,6 +136,7 @@ async def test_connects_and_sees_the_guild(env: Env) -> None:
     assert hello and hello[0]["d"]["token"] == TOKEN
     assert env.sb.gateway.connections, "the gateway connection is open"
     assert next(iter(env.sb.gateway.connections)).compress == "zlib-stream"
+    assert env.sb.heartbeats >= 1, "discord.py heartbeats right after HELLO"
 
 
 async def test_command_sync_is_recorded(env: Env) -> None:
@@ -309,3 +310,15 @@ async def test_slash_command_in_a_dm(env: Env) -> None:
     assert reply["data"]["content"] == "created module 1: r"
     assert "user" in interaction.payload and "member" not in interaction.payload
     assert [m.content for m in env.sb.dm_messages(env.alice)][0] == "created module 1: r"
+
+
+async def test_world_changes_after_connect_are_announced(env: Env) -> None:
+    alerts = env.sb.add_channel(env.guild_id, "alerts")
+    await env.sb.announce_guild(env.guild_id)
+    await env.sb.user_message(alerts, env.alice, "ping")
+    received = await asyncio.wait_for(env.bot.user_messages.get(), 5)
+    assert isinstance(received.channel, discord.TextChannel) and received.channel.name == "alerts"
+    sent = await received.channel.send("pong")
+    edit = asyncio.create_task(env.sb.wait_for_edit(sent.id, timeout=5))
+    await sent.edit(content="pong!")
+    assert (await edit).content == "pong!"

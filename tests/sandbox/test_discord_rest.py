@@ -233,3 +233,12 @@ async def test_edit_others_message_is_forbidden(api: Api) -> None:
     )
     assert (status, data["code"]) == (403, 50005)
     assert msg.content == "mine"
+
+
+async def test_invalid_json_is_50109_and_still_recorded(api: Api) -> None:
+    url = f"{api.sb.api_base}/channels/{api.general}/messages"
+    headers = {**AUTH, "Content-Type": "application/json"}
+    async with api.http.post(url, data=b"{not json", headers=headers) as resp:
+        assert resp.status == 400 and (await resp.json())["code"] == 50109
+    (record,) = api.sb.find_requests("POST", f"/channels/{api.general}/messages")
+    assert record.invalid_body and record.status == 400
