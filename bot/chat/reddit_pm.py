@@ -25,29 +25,14 @@ from bot.commands.base import Caller, Context, Reply
 from bot.commands.dispatch import CommandRateLimiter, handle_text
 from bot.config import USERNAME, Settings
 from bot.engine.ports import ActionError, Budget
+from bot.grammar.ast import COMMAND_NAMES
 from bot.reddit.client import InboxMessage
 from bot.reddit.notify import fit_pm, markdown_lines
 
 log = logging.getLogger(__name__)
 
 SUBJECT = "roveit"
-COMMAND_WORDS = frozenset(
-    {
-        "create",
-        "list",
-        "show",
-        "edit",
-        "pause",
-        "resume",
-        "delete",
-        "claim",
-        "test",
-        "backtest",
-        "status",
-        "heartbeat",
-        "help",
-    }
-)
+COMMAND_WORDS = frozenset(COMMAND_NAMES)
 DEFAULT_INTERVAL = 20.0  # seconds between inbox polls: 3 of Reddit's ~100 requests a minute
 LOW_BUDGET = 10  # requests left in the window below which the inbox waits for the reset
 REMEMBERED = 2000  # fullnames of PMs already run, in case marking them read failed
