@@ -215,6 +215,7 @@ class Engine:
         self._actions_waiting = asyncio.Event()
         self._modules_changed.set()
         self._reload_lock = asyncio.Lock()
+        self._polled: set[str] = set()  # streams polled by this engine: later polls page back
 
     # ---- modules ---------------------------------------------------------------
 
@@ -257,7 +258,7 @@ class Engine:
         """Recent items of one listing, newest first, paging back while a whole page is new."""
         things: list[Thing] = []
         after: str | None = None
-        first_poll = await self.store.get_position(stream) is None
+        first_poll = stream not in self._polled and await self.store.get_position(stream) is None
         for _page in range(self.config.max_pages):
             page = await self.reddit.listing(
                 stream, chunk, limit=self.config.page_limit, after=after
@@ -289,6 +290,7 @@ class Engine:
                 self.counters.last_error = f"{stream}: {health.last_error}"
                 log.warning("polling %s failed: %s", stream, health.last_error)
                 continue
+            self._polled.add(stream)
             health.polls += 1
             health.consecutive_errors = 0
             health.last_poll = self.monotonic()
