@@ -381,7 +381,11 @@ class _SetScanner:
         self._probe = probe
 
     def scan(self, text: str, hits: set[int]) -> None:
-        found = self._set.Match(text)
+        try:
+            found = self._set.Match(text)
+        except UnicodeEncodeError:  # a lone surrogate: let the evaluator decide, as plain does
+            hits.update(self._atoms[1:])
+            return
         if found and found[0] == 0:
             hits.update(map(self._atoms.__getitem__, found[1:]))
             return
@@ -412,7 +416,10 @@ def _literal_scanner(automaton: Automaton) -> Callable[[dict[int, str]], _Scanne
 
 def _regex_probe(flags: str) -> Callable[[str, str], bool]:
     def probe(pattern: str, text: str) -> bool:
-        return compile_regex(pattern, flags).search(text) is not None
+        try:
+            return compile_regex(pattern, flags).search(text) is not None
+        except UnicodeEncodeError:
+            return True  # a candidate: the evaluator answers (or fails) as plain would
 
     return probe
 

@@ -370,6 +370,18 @@ def test_empty_strings_and_one_letter_needles(
     assert one(test, post(**data)) is expected
 
 
+@pytest.mark.parametrize("tail_max", [0, 100])
+def test_a_lone_surrogate_fails_only_where_plain_fails(tail_max: int) -> None:
+    """RE2 cannot encode a lone surrogate: the index must not fail for modules out of scope."""
+    item = post(title="odd \ud83d 12345", subreddit="here")
+    rule = ast.Rule(("posts",), ("elsewhere",), ast.Matches("title", "[0-9]{5}"), (ast.Log(),))
+    plain, indexed = PlainMatcher(), IndexedMatcher(tail_max=tail_max, tail_wait=1000)
+    for matcher in (plain, indexed):
+        matcher.add(1, rule)
+        matcher.add(2, ast.Rule(("posts",), (), ast.TextTest("title", "contains", ("odd",)), ()))
+    assert indexed.match(item) == plain.match(item) == [2]
+
+
 def test_scope_is_stream_and_casefolded_subreddit() -> None:
     test = ast.TextTest("title", "contains", ("hello",))
     item = post(title="hello", subreddit="Python")
