@@ -14,11 +14,22 @@ class ItemError(ValueError):
     """A thing that is not a post or a comment, or has no id."""
 
 
+def _clean(value: str) -> str:
+    """Lone surrogates (JSON allows "\\ud800") become U+FFFD, so RE2 and UTF-8 always work."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return value
+
+
 def _text(data: Mapping[str, Any], key: str) -> str:
     value = data.get(key)
     if value is None:
         return ""
-    return value if isinstance(value, str) else str(value)
+    return _clean(value if isinstance(value, str) else str(value))
 
 
 def _number(data: Mapping[str, Any], key: str) -> int:

@@ -3,6 +3,7 @@ matcher (same interface) finds candidates first. Both decide with bot.engine.eva
 
 from __future__ import annotations
 
+import bisect
 from typing import Protocol
 
 from bot.engine.evaluate import CompiledRule, compile_rule
@@ -27,16 +28,20 @@ class PlainMatcher:
 
     def __init__(self) -> None:
         self._rules: dict[int, CompiledRule] = {}
+        self._order: list[int] = []  # module ids, ascending
 
     def add(self, module_id: int, rule: ast.Rule) -> None:
+        if module_id not in self._rules:
+            bisect.insort(self._order, module_id)
         self._rules[module_id] = compile_rule(rule)
-        self._rules = dict(sorted(self._rules.items()))
 
     def remove(self, module_id: int) -> None:
-        self._rules.pop(module_id, None)
+        if self._rules.pop(module_id, None) is not None:
+            del self._order[bisect.bisect_left(self._order, module_id)]
 
     def match(self, item: Item) -> list[int]:
-        return [mid for mid, compiled in self._rules.items() if compiled.matches(item)]
+        rules = self._rules
+        return [mid for mid in self._order if rules[mid].matches(item)]
 
     def __len__(self) -> int:
         return len(self._rules)

@@ -187,7 +187,7 @@ class Engine:
         store: StorePort,
         outbox: OutboxPort,
         reddit: RedditPort,
-        notifiers: Mapping[str, NotifyPort] | None = None,
+        notifiers: dict[str, NotifyPort] | None = None,
         webhook: WebhookPort | None = None,
         config: EngineConfig | None = None,
         clock: Callable[[], float] = time.time,
@@ -198,7 +198,8 @@ class Engine:
         self.store = store
         self.outbox = outbox
         self.reddit = reddit
-        self.notifiers = dict(notifiers or {})
+        # shared with the app, which adds chats (Discord) as they connect
+        self.notifiers = notifiers if notifiers is not None else {}
         self.webhook = webhook
         self.config = config or EngineConfig()
         self.clock = clock

@@ -83,3 +83,16 @@ def test_casefold_is_cached_per_field() -> None:
     item = item_from_thing({"kind": "t3", "data": {"id": "a", "title": "STRASSE Straße"}})
     assert item.folded("title") == "strasse strasse"
     assert item.folded("title") is item.folded("title")
+
+
+def test_lone_surrogates_become_replacement_characters() -> None:
+    import json
+
+    from bot.engine.evaluate import compile_rule
+    from bot.grammar.parser import parse_rule
+
+    thing = json.loads('{"kind": "t3", "data": {"id": "s", "title": "x\\ud800y \\ud83d\\ude00"}}')
+    item = item_from_thing(thing)
+    assert item.title == "x\ufffdy \U0001f600"
+    item.title.encode("utf-8")
+    assert compile_rule(parse_rule("on posts if title matches /x.y/ then log")).matches(item)
