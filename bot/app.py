@@ -157,7 +157,11 @@ async def build_bot(settings: Settings, *, say: Callable[[str], None] | None = N
         notifiers=notifiers,
         webhook=WebhookSender(policy=webhook_policy(settings)),
         config=EngineConfig(
-            keep_items=settings.roveit_keep_items, poll_min_interval=settings.roveit_poll_interval
+            keep_items=settings.roveit_keep_items,
+            poll_min_interval=settings.roveit_poll_interval,
+            # The bot's own replies show up in the comment streams: never match them, or a
+            # reply module answers its own replies.
+            ignore_authors=frozenset({reddit.username.casefold()}),
         ),
         matcher_factory=_matcher_factory(),
     )

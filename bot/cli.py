@@ -112,7 +112,12 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
             items = args.items or str(sample_path())
             asyncio.run(
                 reddit.serve(
-                    host=args.host, port=args.port, items_path=items, items_per_second=args.rate
+                    host=args.host,
+                    port=args.port,
+                    items_path=items,
+                    items_per_second=args.rate,
+                    rate_limit=args.rate_limit,
+                    on_ready=_announce_url,
                 )
             )
         else:
@@ -122,6 +127,11 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _announce_url(url: str) -> None:
+    """First line on stdout: with --port 0, how a test or script finds the sandbox."""
+    print(f"Reddit sandbox at {url}", flush=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,7 +166,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--items", help="reddit: items to serve (JSON lines, optionally .gz)")
-    p.add_argument("--rate", type=float, default=1.0, help="reddit: items released a second")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=1.0,
+        help="reddit: items released a second (0: only through POST /_sandbox/replay or release)",
+    )
+    p.add_argument(
+        "--rate-limit",
+        type=int,
+        default=100,
+        help="reddit: API requests a minute per OAuth client (Reddit allows about 100)",
+    )
     p.set_defaults(func=cmd_sandbox)
     return parser
 

@@ -8,8 +8,10 @@ Control API, for out-of-process tests (never rate-limited, never faulted, not re
 
     GET  /_sandbox/requests          every API request: method, path, query, form, status, time
     GET  /_sandbox/writes            every successful write (comment, compose, crosspost, ...)
-    GET  /_sandbox/state             counts: pending, released, requests, writes
+    GET  /_sandbox/state             counts: pending, released, requests, writes; and the
+                                     requests being answered now (in_flight)
     POST /_sandbox/release?n=N       release the next N items (n=all: every pending item)
+    POST /_sandbox/replay?rate=R     start releasing pending items at R a second
     POST /_sandbox/items             JSON thing {"kind", "data"}: publish it now
     POST /_sandbox/faults            JSON {"error_rate", "latency", "malformed_rate",
                                      "drop_rate", "burst_429"} (any subset)
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import gzip
 import json
@@ -134,6 +137,8 @@ class RedditSandbox:
         self.budget = RateBudget(limit=rate_limit, window=rate_window, clock=clock)
         self.requests: list[RecordedRequest] = []
         self.writes: list[dict[str, Any]] = []
+        # API requests being answered now ("POST /api/comment": 1), e.g. held by latency.
+        self.in_flight: collections.Counter[str] = collections.Counter()
         self._clock = clock
         self._token_ttl = token_ttl
         self._tokens: dict[str, _Token] = {}
@@ -313,10 +318,17 @@ class RedditSandbox:
             return await self._control(request, path)
         query = dict(request.query)
         form = await _read_form(request)
-        reply = await self._answer(request, path.rstrip("/") or "/", query, form)
+        key = f"{request.method} {path.rstrip('/') or '/'}"
+        self.in_flight[key] += 1
+        try:
+            reply = await self._answer(request, path.rstrip("/") or "/", query, form)
+        finally:
+            self.in_flight[key] -= 1
         status = reply.status if reply is not None else 0
         self.requests.append(
-            RecordedRequest(request.method, path, query, form, status, self._clock())
+            RecordedRequest(
+                request.method, path, query, form, status, self._clock(), self._client_of(request)
+            )
         )
         if reply is None:
             _drop(request)
@@ -400,6 +412,14 @@ class RedditSandbox:
         if grant == "refresh_token":
             body["refresh_token"] = form["refresh_token"]
         return _Reply(200, body)
+
+    def _client_of(self, request: web.Request) -> str:
+        """The OAuth client behind a request: its bearer token's, or its Basic login's."""
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        if scheme.casefold() == "bearer":
+            token = self._tokens.get(value)
+            return token.client_id if token is not None else ""
+        return _basic_client_id(request.headers.get("Authorization", "")) or ""
 
     def _authorize(self, request: web.Request) -> _Token | None:
         header = request.headers.get("Authorization", "")
@@ -578,6 +598,10 @@ class RedditSandbox:
             n = request.query.get("n", "1")
             names = self.release_all() if n == "all" else self.release(int(n))
             return {"released": names}
+        if action == ("POST", "replay"):
+            rate = float(request.query.get("rate", "1"))
+            self.start_replay(rate)
+            return {"replaying": rate, "pending": self.store.pending_count}
         if action == ("POST", "items"):
             return {"name": self.add_item(await request.json())}
         if action == ("POST", "faults"):
@@ -600,6 +624,7 @@ class RedditSandbox:
             "released": self.store.released_count,
             "requests": len(self.requests),
             "writes": len(self.writes),
+            "in_flight": sorted(key for key, n in self.in_flight.items() if n > 0),
             "faults": self.faults.as_json(),
         }
 
@@ -664,11 +689,16 @@ async def serve(
     items_path: str | Path | None = None,
     items_per_second: float = 1.0,
     username: str = "roveit_bot",
+    rate_limit: int = 100,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Run the sandbox until cancelled, replaying items_path at items_per_second."""
+    """Run the sandbox until cancelled, replaying items_path at items_per_second.
+
+    ``items_per_second`` 0 replays nothing until POST /_sandbox/replay or /_sandbox/release;
+    ``rate_limit`` is the requests a minute each OAuth client may make (Reddit's is ~100).
+    """
     items = load_items(items_path) if items_path else []
-    sandbox = RedditSandbox(items, username=username, restamp=True)
+    sandbox = RedditSandbox(items, username=username, restamp=True, rate_limit=rate_limit)
     url = await sandbox.start(host=host, port=port)
     try:
         if items and items_per_second > 0:

@@ -15,7 +15,11 @@ WRITE_KINDS = ("comment", "compose", "crosspost", "any")
 
 
 class RecordedRequest(NamedTuple):
-    """One request as the sandbox saw it; status 0 means the connection was dropped."""
+    """One request as the sandbox saw it; status 0 means the connection was dropped.
+
+    ``client`` is the OAuth client id of its token ("" before one is known), so tests can
+    tell which of several clients (e.g. a leader and a standby engine) made it.
+    """
 
     method: str
     path: str
@@ -23,6 +27,7 @@ class RecordedRequest(NamedTuple):
     form: dict[str, str]
     status: int
     time: float
+    client: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return self._asdict()

@@ -578,13 +578,17 @@ class Outbox:
 
     async def requeue_running(self, *, now: float) -> int:
         """Actions a dead leader left running go back to pending (only the leader acts,
-        so when a new leader starts, every running action is an orphan)."""
+        so when a new leader starts, every running action is an orphan).
+
+        They keep their due time, so they run before anything queued after them: the one
+        that was in flight is retried while its effect (say, a reply Reddit accepted just
+        before the crash) is still among the newest, where the effect check looks."""
         async with (
             self._lock,
             self._conn.execute(
-                "UPDATE actions SET status = 'pending', lease_until = NULL, next_at = ?, updated_at = ? "
+                "UPDATE actions SET status = 'pending', lease_until = NULL, updated_at = ? "
                 "WHERE status = 'running'",
-                (now, now),
+                (now,),
             ) as cur,
         ):
             return cur.rowcount
