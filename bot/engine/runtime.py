@@ -10,7 +10,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -598,8 +598,16 @@ class Engine:
                 if health.consecutive_errors
                 else ""
             )
+            lag = (
+                ""
+                if health.newest_created is None
+                else f", lag {_ago(self.clock() - health.newest_created)}"
+            )
             fields.append(
-                (f"stream {stream}", f"{where}, last poll {last}, {health.items} items{errors}")
+                (
+                    f"stream {stream}",
+                    f"{where}, last poll {last}{lag}, {health.items} items{errors}",
+                )
             )
         if c.last_error:
             fields.append(("last error", c.last_error))
