@@ -52,8 +52,11 @@ class RedditPort(Protocol):
 
     async def crosspost(self, fullname: str, subreddit: str, title: str | None) -> str: ...
 
-    async def already_replied(self, thing_id: str, text: str | None = None) -> bool:
-        """Whether the bot's recent comments answer ``thing_id`` (with ``text``, if given)."""
+    async def already_replied(
+        self, thing_id: str, text: str | None = None, *, since: float | None = None
+    ) -> bool:
+        """Whether the bot's comments answer ``thing_id`` (with ``text``, if given); with
+        ``since`` (wall-clock seconds) every comment made since then is looked at."""
         ...
 
     def budget(self) -> Budget: ...

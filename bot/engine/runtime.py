@@ -486,7 +486,9 @@ class Engine:
                 raise ActionError(f"no {p['chat']} chat is connected")
             return await notifier.notify(p["target"], p["text"], p["card"])
         if row.kind == "reply":
-            if row.attempts > 1 and await self.reddit.already_replied(p["thing_id"], p["text"]):
+            if row.attempts > 1 and await self.reddit.already_replied(
+                p["thing_id"], p["text"], since=row.queued_at or None
+            ):
                 return "already replied"
             return await self.reddit.reply(p["thing_id"], p["text"])
         if row.kind == "message":

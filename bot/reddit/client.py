@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 STREAM_PATHS = {"posts": "new", "comments": "comments"}
 ALREADY_REPLIED_DEPTH = 100  # the bot's newest comments looked at by already_replied
+ALREADY_REPLIED_MAX_DEPTH = 1000  # with a time bound: Reddit lists a user's newest ~1,000
+ALREADY_REPLIED_SLACK = 300.0  # seconds of clock difference allowed between us and Reddit
 RATELIMIT_DEFAULT_WAIT = 60.0  # when Reddit's RATELIMIT text names no amount
 _WAIT = re.compile(r"(\d+)\s*(millisecond|second|minute|hour)s?", re.IGNORECASE)
 _UNIT_SECONDS = {"millisecond": 0.001, "second": 1.0, "minute": 60.0, "hour": 3600.0}
@@ -355,20 +357,27 @@ class AsyncprawReddit:
             raise action_error(exc) from exc
         return _created_name(created)
 
-    async def already_replied(self, thing_id: str, text: str | None = None) -> bool:
-        """Whether one of the bot's newest comments answers ``thing_id`` (one request).
+    async def already_replied(
+        self, thing_id: str, text: str | None = None, *, since: float | None = None
+    ) -> bool:
+        """Whether one of the bot's comments answers ``thing_id``.
 
         With ``text``, only a comment with that body counts: two modules may each reply
-        to one item, and the first one's reply must not stand in for the second's.
+        to one item, and the first one's reply must not stand in for the second's. Without
+        ``since``, the newest 100 comments are read (one request); with it, pages are read
+        back to comments older than ``since`` (usually still one request), up to 1,000.
         """
         me = await self.reddit.redditor(self.username)
         wanted = text.strip() if text is not None else None
+        depth = ALREADY_REPLIED_DEPTH if since is None else ALREADY_REPLIED_MAX_DEPTH
         try:
-            async for comment in me.comments.new(limit=ALREADY_REPLIED_DEPTH):
-                if getattr(comment, "parent_id", None) != thing_id:
-                    continue
-                if wanted is None or str(getattr(comment, "body", "")).strip() == wanted:
+            async for comment in me.comments.new(limit=depth):
+                if getattr(comment, "parent_id", None) == thing_id and (
+                    wanted is None or str(getattr(comment, "body", "")).strip() == wanted
+                ):
                     return True
+                if since is not None and _older(comment, since - ALREADY_REPLIED_SLACK):
+                    return False
         except (AsyncPRAWException, asyncprawcore.AsyncPrawcoreException) as exc:
             raise action_error(exc) from exc
         return False
@@ -399,6 +408,11 @@ class AsyncprawReddit:
             elif kind == "t1":
                 items.append(await self.reddit.comment(item_id, fetch=False))
         await self.reddit.inbox.mark_read(items)
+
+
+def _older(comment: Any, than: float) -> bool:
+    created = getattr(comment, "created_utc", None)
+    return isinstance(created, int | float) and created < than
 
 
 def _created_name(created: Any) -> str:

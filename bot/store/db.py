@@ -531,9 +531,11 @@ class Outbox:
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 async with self._conn.execute(
-                    "SELECT id, module_id, item, idx, kind, payload, attempts FROM actions "
-                    "WHERE (status = 'pending' AND next_at <= ?) "
-                    "OR (status = 'running' AND lease_until <= ?) ORDER BY next_at, id LIMIT ?",
+                    "SELECT a.id, a.module_id, a.item, a.idx, a.kind, a.payload, a.attempts, "
+                    "m.matched_at FROM actions a JOIN matches m ON m.id = a.match_id "
+                    "WHERE (a.status = 'pending' AND a.next_at <= ?) "
+                    "OR (a.status = 'running' AND a.lease_until <= ?) "
+                    "ORDER BY a.next_at, a.id LIMIT ?",
                     (now, now, limit),
                 ) as cur:
                     rows = await cur.fetchall()
@@ -548,7 +550,9 @@ class Outbox:
                     await self._conn.execute("ROLLBACK")
                 raise
             return [
-                ActionRow(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6] + 1)
+                ActionRow(
+                    row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6] + 1, row[7]
+                )
                 for row in rows
             ]
 

@@ -57,3 +57,6 @@ class ActionRow:
     kind: str
     payload: dict[str, Any]
     attempts: int
+    # When its match was recorded: the action cannot have taken effect earlier, so an
+    # effect check (did the bot already reply?) need look no further back.
+    queued_at: float = 0.0
