@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
 from bot.engine.evaluate import compile_rule
 from bot.engine.item import ItemError, item_from_thing
@@ -358,7 +357,5 @@ def stream_positions(db: Path) -> set[str]:
         return set()
 
 
-@pytest.fixture
-def soak() -> bool:
-    """ROVEIT_SOAK=1 runs the long versions."""
-    return os.environ.get("ROVEIT_SOAK", "") not in ("", "0")
+# ROVEIT_SOAK=1 runs the long versions (see docs/RELIABILITY.md).
+SOAK = os.environ.get("ROVEIT_SOAK", "") not in ("", "0")

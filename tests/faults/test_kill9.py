@@ -3,9 +3,9 @@ is made exactly once, checked against the sandbox's write log.
 
 The engine pages back up to 10 listings (1,000 items) per stream after a restart, so
 items are lost only if more than that arrive while it is down. Here a restart (process
-start, then waiting out the dead engine's 1-second lease) takes about 2-4 s, and items
-arrive at 50 a second over both streams: at most ~200 per downtime, inside the window.
-The test measures the longest downtime and checks that bound.
+start, then waiting out the dead engine's 1-second lease) takes 1-1.5 s as measured (the
+test asserts the bound from its own measurement), and items arrive at 50 a second over
+both streams: well under 100 per downtime, far inside the window.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pytest
 
 from tests.faults.conftest import (
     RULES,
+    SOAK,
     Proc,
     Sandbox,
     Thing,
@@ -81,13 +82,13 @@ async def drain(
         ) from None
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(1200 if SOAK else 240)
 async def test_kill9_at_20_random_moments_loses_and_doubles_nothing(
-    tmp_path: Path, corpus: list[Thing], soak: bool
+    tmp_path: Path, corpus: list[Thing]
 ) -> None:
     items = real_items(corpus, 3000)
-    kills = KILLS * 5 if soak else KILLS
-    rate = RATE / 5 if soak else RATE
+    kills = KILLS * 5 if SOAK else KILLS
+    rate = RATE / 5 if SOAK else RATE  # the soak: 100 kills over a 5-minute replay
     db = tmp_path / "roveit.sqlite3"
     ids = await create_modules(db, RULES)
     rules = dict(zip(ids, RULES, strict=True))
