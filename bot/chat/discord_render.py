@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.chat.safe_text import discord_safe
 from bot.commands.base import Reply
 from bot.engine.item import Item
 from bot.sandbox.discord_import import discord
@@ -71,8 +72,8 @@ def truncate(text: str, limit: int) -> str:
 
 
 def escape(text: str) -> str:
-    """Reddit text made inert: no Markdown, no mention syntax (links kept clickable)."""
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+    """Reddit text made inert: no Markdown, no mention, channel or command links."""
+    return discord_safe(text)
 
 
 def escape_reply(text: str) -> str:

@@ -158,7 +158,7 @@ class RedditPMChat:
             chat="reddit",
             user_id=author,
             name=author,
-            place="reddit",
+            place=f"reddit:{author}",
             channel=author,
             bot_admin=author.casefold() in self.admins,
         )

@@ -19,6 +19,7 @@ import pytest
 from bot.chat import discord_app
 from bot.chat.discord_app import DiscordChat
 from bot.chat.discord_render import PREVIEW_CHARS
+from bot.chat.safe_text import discord_safe
 from bot.chat.heartbeat import HeartbeatService
 from bot.commands.base import Context
 from bot.commands.dispatch import CommandRateLimiter
@@ -532,8 +533,8 @@ async def test_notification_embed_without_mentions(env: Env) -> None:
     }
     description = embed["description"]
     assert description.endswith("…") and "\\*\\*this\\*\\*" in description
-    unescaped = description.replace("\\", "")
-    assert unescaped[:-1] == body[:PREVIEW_CHARS].replace("@everyone", "@\u200beveryone")
+    assert description == discord_safe(body[:PREVIEW_CHARS] + "…")
+    assert "@everyone" not in description and "<@123>" not in description
     assert msg.allowed_mentions is not None and msg.allowed_mentions["parse"] == []
     assert msg.pinged_user_ids == [] and not msg.pings_everyone
     assert (

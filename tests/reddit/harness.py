@@ -67,7 +67,7 @@ class World:
             owner=f"reddit:{user}",
             token_hash=None,
             chat="reddit",
-            place="reddit",
+            place=f"reddit:{user}",
             channel=user,
             now=self.clock(),
         )
@@ -125,7 +125,12 @@ class World:
 
 def reddit_caller(user: str, *, admin: bool = False) -> Caller:
     return Caller(
-        chat="reddit", user_id=user, name=user, place="reddit", channel=user, bot_admin=admin
+        chat="reddit",
+        user_id=user,
+        name=user,
+        place=f"reddit:{user}",
+        channel=user,
+        bot_admin=admin,
     )
 
 

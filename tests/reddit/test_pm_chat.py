@@ -39,7 +39,7 @@ async def test_create_by_pm_is_answered_and_marked_read(world: World) -> None:
     assert (module.owner, module.chat, module.place, module.channel) == (
         "reddit:alice_test",
         "reddit",
-        "reddit",
+        "reddit:alice_test",
         "alice_test",
     )
     paths = [(m, p) for m, p, _s in world.requests_since(start)]
@@ -129,7 +129,8 @@ async def test_an_admin_may_pause_someone_elses_module(world: World) -> None:
     stranger = world.pm_to_bot("bob_test", "pause", "1")
     admin = world.pm_to_bot("mod_admin", "pause", "pause 1")
     await world.pm.poll_once()
-    assert "Only the owner" in answers_to(world, stranger)[0]
+    # PM modules are personal: another Reddit user cannot even see it
+    assert answers_to(world, stranger)[0].startswith("There is no module #1 here.")
     assert answers_to(world, admin) == ["Module #1 is paused."]
     [module] = await world.store.list_modules()
     assert module.status == "paused"
