@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from bot.commands.base import (
@@ -17,6 +18,9 @@ from bot.commands.base import (
     token_matches,
 )
 from bot.grammar import ast
+from bot.grammar.errors import RuleSyntaxError
+from bot.grammar.parser import parse_rule
+from bot.grammar.printer import format_rule
 from bot.store.db import ModuleRecord
 
 
@@ -34,9 +38,34 @@ def _made_in(module: ModuleRecord) -> str:
     return "the terminal"
 
 
+def rule_shown(module: ModuleRecord, caller: Caller | None) -> str:
+    """The rule as this caller may read it: webhook URLs (which often carry a secret) keep
+    only their origin unless the caller may manage the module."""
+    if caller is not None and can_manage(module, caller):
+        return module.rule
+    try:
+        rule = parse_rule(module.rule)
+    except RuleSyntaxError:
+        return module.rule
+    if not any(isinstance(a, ast.Webhook) for a in rule.actions):
+        return module.rule
+    actions = tuple(
+        dataclasses.replace(a, url=_origin(a.url)) if isinstance(a, ast.Webhook) else a
+        for a in rule.actions
+    )
+    return format_rule(dataclasses.replace(rule, actions=actions))
+
+
+def _origin(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    host = rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
+    return f"{scheme}{sep}{host}/…" if sep else "…"
+
+
 def module_line(module: ModuleRecord, caller: Caller | None = None) -> str:
     status = "" if module.status == "active" else f" [{module.status}]"
-    return f"#{module.id}{status} {module.rule}  (owner: {owner_label(module.owner, caller)})"
+    shown = rule_shown(module, caller)
+    return f"#{module.id}{status} {shown}  (owner: {owner_label(module.owner, caller)})"
 
 
 async def visible_module(ctx: Context, module_id: int, caller: Caller) -> ModuleRecord:
@@ -141,7 +170,9 @@ async def show(ctx: Context, command: ast.Show, caller: Caller) -> Reply:
         )
         outcome = f"skipped: {row.skipped}" if row.skipped else (acts or "recorded")
         fields.append((f"{_when(row.matched_at)} {row.item}", outcome))
-    return Reply("", title=f"Module #{module.id}", code=module.rule, fields=tuple(fields))
+    return Reply(
+        "", title=f"Module #{module.id}", code=rule_shown(module, caller), fields=tuple(fields)
+    )
 
 
 async def edit(ctx: Context, command: ast.Edit, caller: Caller) -> Reply:
