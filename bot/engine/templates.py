@@ -38,7 +38,9 @@ def _placeholder(inner: str, offset: int) -> Field:
     name = name.strip()
     if name not in PLACEHOLDERS:
         known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
-        raise TemplateError(f"unknown placeholder {{{inner}}}; the placeholders are {known}", offset)
+        raise TemplateError(
+            f"unknown placeholder {{{inner}}}; the placeholders are {known}", offset
+        )
     if not sep:
         return Field(name)
     width_text = width_text.strip()
