@@ -112,13 +112,7 @@ class StorePort(Protocol):
         self, module_id: int, since: float, *, author: str | None = None
     ) -> int: ...
 
-    async def keep_items(
-        self,
-        things: Iterable[dict[str, Any]],
-        *,
-        keep: int,
-        position: tuple[str, str, float, float] | None = None,
-    ) -> list[str]: ...
+    async def keep_items(self, things: Iterable[dict[str, Any]], *, keep: int) -> list[str]: ...
 
     async def known_items(self, fullnames: Sequence[str]) -> set[str]: ...
 

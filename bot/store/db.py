@@ -7,10 +7,11 @@ store itself never reads a clock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -108,6 +109,20 @@ class Store:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """One write transaction, taken in turn with every other write on the connection."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                if self._conn.in_transaction:
+                    await self._conn.execute("ROLLBACK")
+                raise
+            if self._conn.in_transaction:
+                await self._conn.execute("COMMIT")
+
     # ---- migrations --------------------------------------------------------
 
     async def schema_version(self) -> int:
@@ -141,7 +156,8 @@ class Store:
                 try:
                     await self._conn.executescript(script)
                 except sqlite3.Error as exc:
-                    await self._conn.execute("ROLLBACK") if self._conn.in_transaction else None
+                    if self._conn.in_transaction:
+                        await self._conn.execute("ROLLBACK")
                     raise StoreError(f"migration {mig.name} failed: {exc}") from exc
                 applied.append(mig.name)
             return applied
@@ -260,33 +276,26 @@ class Store:
         Returns the match id, or None when this (module, item) was recorded
         before: a replayed match never enqueues twice.
         """
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                async with self._conn.execute(
-                    "INSERT OR IGNORE INTO matches (module_id, item, author, matched_at, skipped) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (module_id, item, author, now, skipped),
-                ) as cur:
-                    if cur.rowcount == 0:
-                        await self._conn.execute("ROLLBACK")
-                        return None
-                    match_id = cur.lastrowid
-                if skipped is None:
-                    await self._conn.executemany(
-                        "INSERT OR IGNORE INTO actions (match_id, module_id, item, idx, kind, payload, "
-                        "next_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        [
-                            (match_id, module_id, item, idx, kind, json.dumps(payload), now, now)
-                            for idx, (kind, payload) in enumerate(actions)
-                        ],
-                    )
-                await self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
+        async with self.transaction():
+            async with self._conn.execute(
+                "INSERT OR IGNORE INTO matches (module_id, item, author, matched_at, skipped) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (module_id, item, author, now, skipped),
+            ) as cur:
+                if cur.rowcount == 0:
                     await self._conn.execute("ROLLBACK")
-                raise
-            return match_id
+                    return None
+                match_id = cur.lastrowid
+            if skipped is None:
+                await self._conn.executemany(
+                    "INSERT OR IGNORE INTO actions (match_id, module_id, item, idx, kind, payload, "
+                    "next_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (match_id, module_id, item, idx, kind, json.dumps(payload), now, now)
+                        for idx, (kind, payload) in enumerate(actions)
+                    ],
+                )
+        return match_id
 
     async def matches_since(
         self, module_id: int, since: float, *, author: str | None = None
@@ -394,62 +403,39 @@ class Store:
             row = await cur.fetchone()
         return (row[0], row[1]) if row else None
 
-    async def keep_items(
-        self,
-        things: Iterable[dict[str, Any]],
-        *,
-        keep: int,
-        position: tuple[str, str, float, float] | None = None,
-    ) -> list[str]:
-        """Store newly seen items (deduplicated by fullname), trim to the newest ``keep``,
-        and advance a stream position ``(stream, last_item, last_created, now)``, in one
-        transaction. Returns the fullnames that were new, in the order given."""
-        async with self._lock:
-            rows = []
-            for thing in things:
-                data = thing.get("data") or {}
-                name = data.get("name") or f"{thing.get('kind')}_{data.get('id')}"
-                created = data.get("created_utc")
-                rows.append(
-                    (
-                        name,
-                        thing.get("kind", ""),
-                        str(data.get("subreddit") or ""),
-                        float(created) if isinstance(created, int | float) else 0.0,
-                        json.dumps(thing, separators=(",", ":")),
-                    )
+    async def keep_items(self, things: Iterable[dict[str, Any]], *, keep: int) -> list[str]:
+        """Store newly seen items (deduplicated by fullname) and trim to the newest ``keep``,
+        in one transaction. Returns the fullnames that were new, in the order given."""
+        rows = []
+        for thing in things:
+            data = thing.get("data") or {}
+            name = data.get("name") or f"{thing.get('kind')}_{data.get('id')}"
+            created = data.get("created_utc")
+            rows.append(
+                (
+                    name,
+                    thing.get("kind", ""),
+                    str(data.get("subreddit") or ""),
+                    float(created) if isinstance(created, int | float) else 0.0,
+                    json.dumps(thing, separators=(",", ":")),
                 )
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                async with self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM items") as cur:
-                    row = await cur.fetchone()
-                seq = int(row[0]) if row else 0
-                new: list[str] = []
-                for name, kind, sub, created, data in rows:
-                    async with self._conn.execute(
-                        "INSERT OR IGNORE INTO items (fullname, seq, kind, subreddit, created_utc, data) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        (name, seq + 1, kind, sub, created, data),
-                    ) as cur:
-                        if cur.rowcount:
-                            seq += 1
-                            new.append(name)
-                await self._conn.execute("DELETE FROM items WHERE seq <= ?", (seq - keep,))
-                if position is not None:
-                    stream, last_item, last_created, now = position
-                    await self._conn.execute(
-                        "INSERT INTO stream_positions (stream, last_item, last_created, updated_at) "
-                        "VALUES (?, ?, ?, ?) ON CONFLICT (stream) DO UPDATE SET "
-                        "last_item = excluded.last_item, last_created = excluded.last_created, "
-                        "updated_at = excluded.updated_at",
-                        (stream, last_item, last_created, now),
-                    )
-                await self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    await self._conn.execute("ROLLBACK")
-                raise
-            return new
+            )
+        new: list[str] = []
+        async with self.transaction():
+            async with self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM items") as cur:
+                row = await cur.fetchone()
+            seq = int(row[0]) if row else 0
+            for name, kind, sub, created, data in rows:
+                async with self._conn.execute(
+                    "INSERT OR IGNORE INTO items (fullname, seq, kind, subreddit, created_utc, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (name, seq + 1, kind, sub, created, data),
+                ) as cur:
+                    if cur.rowcount:
+                        seq += 1
+                        new.append(name)
+            await self._conn.execute("DELETE FROM items WHERE seq <= ?", (seq - keep,))
+        return new
 
     async def set_position(
         self, stream: str, *, last_item: str, last_created: float, now: float
@@ -524,37 +510,31 @@ class Outbox:
     def __init__(self, store: Store) -> None:
         self._conn = store._conn
         self._lock = store._lock
+        self.transaction = store.transaction
 
     async def claim_due(self, *, now: float, lease: float, limit: int = 10) -> list[ActionRow]:
         """Take due actions (pending, or running with an expired lease) for this worker."""
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                async with self._conn.execute(
-                    "SELECT a.id, a.module_id, a.item, a.idx, a.kind, a.payload, a.attempts, "
-                    "m.matched_at FROM actions a JOIN matches m ON m.id = a.match_id "
-                    "WHERE (a.status = 'pending' AND a.next_at <= ?) "
-                    "OR (a.status = 'running' AND a.lease_until <= ?) "
-                    "ORDER BY a.next_at, a.id LIMIT ?",
-                    (now, now, limit),
-                ) as cur:
-                    rows = await cur.fetchall()
-                await self._conn.executemany(
-                    "UPDATE actions SET status = 'running', lease_until = ?, attempts = attempts + 1, "
-                    "updated_at = ? WHERE id = ?",
-                    [(now + lease, now, row[0]) for row in rows],
-                )
-                await self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    await self._conn.execute("ROLLBACK")
-                raise
-            return [
-                ActionRow(
-                    row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6] + 1, row[7]
-                )
-                for row in rows
-            ]
+        async with self.transaction():
+            async with self._conn.execute(
+                "SELECT a.id, a.module_id, a.item, a.idx, a.kind, a.payload, a.attempts, "
+                "m.matched_at FROM actions a JOIN matches m ON m.id = a.match_id "
+                "WHERE (a.status = 'pending' AND a.next_at <= ?) "
+                "OR (a.status = 'running' AND a.lease_until <= ?) "
+                "ORDER BY a.next_at, a.id LIMIT ?",
+                (now, now, limit),
+            ) as cur:
+                rows = await cur.fetchall()
+            await self._conn.executemany(
+                "UPDATE actions SET status = 'running', lease_until = ?, attempts = attempts + 1, "
+                "updated_at = ? WHERE id = ?",
+                [(now + lease, now, row[0]) for row in rows],
+            )
+        return [
+            ActionRow(
+                row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6] + 1, row[7]
+            )
+            for row in rows
+        ]
 
     async def finish(self, action_id: int, *, now: float, result: str | None = None) -> None:
         async with self._lock:
