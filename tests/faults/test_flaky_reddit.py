@@ -60,12 +60,28 @@ async def settled(world: World, expected: set[tuple[int, str]]) -> bool:
     return set(replies_done(world.sandbox.writes)) >= expected
 
 
+async def diagnose(world: World, expected: set[tuple[int, str]]) -> str:
+    """What became of the replies still missing, for a failure message."""
+    missing = sorted(expected - set(replies_done(world.sandbox.writes)))
+    lines = [f"{len(missing)} missing; actions {await world.store.action_counts()}"]
+    for module, item in missing[:8]:
+        rows = [r for r in await world.store.history(module, limit=1000) if r.item == item]
+        kept = await world.store.known_items([item])
+        lines.append(f"  #{module} {item}: kept={bool(kept)} history={rows}")
+    return "\n".join(lines)
+
+
 @pytest.mark.timeout(120)
 async def test_errors_429_bursts_and_stalls_lose_and_double_nothing(
     tmp_path: Path, corpus: list[Thing]
 ) -> None:
     items = real_items(corpus, 1000)
-    config = dataclasses.replace(TEST_ENGINE, poll_min_interval=0.05)
+    # The bot makes ~230 replies in ~10 s here (Reddit would never let it), so a retry's
+    # effect check reads 2-3 pages of its comments, each exposed to the 13% of failing
+    # requests: a retry fails ~40% of the time, and with the default 8 attempts about one
+    # run in seven ends with an action dead (shown as dead, not silently lost). 16
+    # attempts make that about one run in 5,000.
+    config = dataclasses.replace(TEST_ENGINE, poll_min_interval=0.05, max_attempts=16)
     spikes = Spikes(random.Random(5))
     async with reddit_world(tmp_path, items, config=config, engine_clock=time.time) as world:
         ids = [await world.create(f"{rule} then {REPLY}") for rule in RULES]
@@ -82,12 +98,14 @@ async def test_errors_429_bursts_and_stalls_lose_and_double_nothing(
         world.sandbox.start_replay(RATE)
         try:
             await wait_for_state(
-                lambda: runner.done() or settled(world, expected),
+                lambda: runner.done() or (bursts.done() and settled(world, expected)),
                 timeout=90,
                 every=0.1,
                 what="every expected reply",
             )
             assert not runner.done(), "the engine stopped by itself"
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{await diagnose(world, expected)}") from None
         finally:
             stop.set()
             await asyncio.wait_for(runner, 30)
