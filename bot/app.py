@@ -64,14 +64,6 @@ def action_checker(
                     check_url(action.url, policy)
                 except WebhookError as exc:
                     problems.append(f"webhook {action.url.split('?')[0]}: {exc.reason}")
-            if (
-                isinstance(action, ast.Notify)
-                and action.target == "channel"
-                and caller.chat != "discord"
-            ):
-                problems.append(
-                    "notify #channel works in a Discord server; here use notify here or notify me"
-                )
         if caller.chat == "discord" and discord_check is not None:
             problems += await discord_check(rule, caller)
         return problems

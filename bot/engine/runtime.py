@@ -119,7 +119,7 @@ def notify_target(action: ast.Notify, module: ModuleRecord) -> dict[str, Any]:
     owner_user = module.owner.partition(":")[2] if module.owner else None
     if action.target == "me" and owner_user is not None:
         return {"kind": "user", "user": owner_user, "place": module.place}
-    if action.target == "channel":
+    if action.target == "channel" and module.chat == "discord":
         return {"kind": "channel", "channel": action.channel, "place": module.place}
     return {"kind": "here", "channel": module.channel, "place": module.place}
 
@@ -134,6 +134,8 @@ def build_actions(module: LoadedModule, item: Item) -> list[tuple[str, dict[str,
         match action:
             case ast.Notify():
                 text = render(action.template, values) if action.template else _default_text(item)
+                if action.target == "channel" and record.chat != "discord":
+                    text = f"[#{action.channel}] {text}"  # no channels here: labelled, sent here
                 rows.append(
                     (
                         "notify",

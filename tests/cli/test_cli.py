@@ -194,3 +194,23 @@ def test_claim_through_the_terminal_as_two_users(tmp_path: Path) -> None:
     assert "You now own module #1." in claimed.stdout and "Module #1 is paused." in claimed.stdout
     other = roveit("chat", "--user", "carol", stdin="resume 1\n", cwd=tmp_path)
     assert "Only the owner of module #1" in other.stdout
+
+
+SPEC_EXAMPLES = [
+    'on posts in r/buildapcsales if title contains "4090" then notify here',
+    'on comments in r/python, r/learnpython if body matches /\\basync(io)?\\b/i and not author is "AutoModerator" then notify #alerts "{author}: {body:200}"',
+    'on posts in r/all if flair is "Discussion" and score >= 10 then reply "Thanks for posting, u/{author}!" limit 5 per hour',
+    'on posts in r/pics if domain is ["imgur.com", "i.redd.it"] and not nsfw then crosspost r/mycollection',
+    'on posts and comments in r/wallstreetbets if text contains word ["GME", "AMC"] then webhook "https://example.com/hook" cooldown 10m per author',
+    'on posts if (title contains "help" or flair is "Question") and self then message author "Your question was received", notify me',
+]
+
+
+def test_every_spec_example_is_created_in_the_terminal_chat(tmp_path: Path) -> None:
+    script = "".join(f"create {rule}\n" for rule in SPEC_EXAMPLES) + "list\n"
+    done = roveit("chat", stdin=script, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for n, rule in enumerate(SPEC_EXAMPLES, 1):
+        assert f"Created module #{n}." in done.stdout
+        assert f"#{n} {rule}  (owner: you)" in done.stdout
+    assert "error" not in done.stdout

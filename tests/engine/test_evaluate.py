@@ -199,3 +199,14 @@ def test_explain_says_why_and_why_not() -> None:
     assert any(line.startswith("✓ subreddit") for line in lines)
     assert any("✓" in line and "contains" in line for line in lines)
     assert any("✗" in line and "score" in line and "(score is 3)" in line for line in lines)
+
+
+def test_notify_channel_outside_discord_is_labelled_and_sent_here() -> None:
+    from bot.engine.runtime import LoadedModule, build_actions
+    from bot.store.records import ModuleRecord
+
+    rule = parse_rule('on posts then notify #alerts "{title}"')
+    for chat, kind, text in (("terminal", "here", "[#alerts] Hi"), ("discord", "channel", "Hi")):
+        record = ModuleRecord(1, f"{chat}:u", None, chat, "g1", "c1", "", "active", None, 0.0, 0.0)
+        [(action, payload)] = build_actions(LoadedModule(record, rule), _item(title="Hi"))
+        assert (action, payload["target"]["kind"], payload["text"]) == ("notify", kind, text)
