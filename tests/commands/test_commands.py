@@ -237,7 +237,9 @@ async def test_store_is_durable_across_reopen(tmp_path: Path) -> None:
         await store.close()
 
 
-async def test_webhook_urls_are_shown_whole_only_to_those_who_manage_the_module(ctx: Context) -> None:
+async def test_webhook_urls_are_shown_whole_only_to_those_who_manage_the_module(
+    ctx: Context,
+) -> None:
     secret = "https://hooks.example.com/services/T000/B000/s3cr3t?token=abc"
     mid = module_id(await say(ctx, OWNER, f'create on posts then webhook "{secret}"'))
     assert secret in (await say(ctx, OWNER, f"show {mid}")).plain()

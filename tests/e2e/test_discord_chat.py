@@ -19,8 +19,8 @@ import pytest
 from bot.chat import discord_app
 from bot.chat.discord_app import DiscordChat
 from bot.chat.discord_render import PREVIEW_CHARS
-from bot.chat.safe_text import discord_safe
 from bot.chat.heartbeat import HeartbeatService
+from bot.chat.safe_text import discord_safe
 from bot.commands.base import Context
 from bot.commands.dispatch import CommandRateLimiter
 from bot.commands.ops import HELP

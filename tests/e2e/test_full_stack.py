@@ -57,7 +57,9 @@ async def test_slash_create_then_a_replayed_post_notifies_the_channel(tmp_path: 
             assert "Created module #1." in messages[0].embeds[0]["description"]
             card = messages[1]
             assert card.embeds, card
-            assert card.embeds[0].get("url", "").startswith("https://www.reddit.com/r/"), card.embeds
+            assert card.embeds[0].get("url", "").startswith("https://www.reddit.com/r/"), (
+                card.embeds
+            )
             assert card.allowed_mentions is not None and card.allowed_mentions.get("parse") == []
             stop.set()
             await asyncio.wait_for(serving, 20)
