@@ -92,6 +92,11 @@ def _fullname(thing: Thing) -> str:
     return str(data.get("name") or f"{thing.get('kind')}_{data.get('id')}")
 
 
+def _created(thing: Thing) -> float:
+    created = (thing.get("data") or {}).get("created_utc")
+    return float(created) if isinstance(created, int | float) else 0.0
+
+
 def _default_text(item: Item) -> str:
     what = "post" if item.kind == "t3" else "comment"
     title = item.title if item.kind == "t3" else f"on “{item.title}”"
@@ -207,7 +212,6 @@ class Engine:
         self.clock = clock
         self.monotonic = monotonic
         self.matcher: Matcher = matcher_factory()
-        self._matcher_factory = matcher_factory
         self.modules: dict[int, LoadedModule] = {}
         self.plan = StreamPlan({})
         self.counters = Counters()
@@ -303,21 +307,15 @@ class Engine:
     async def ingest(self, stream: str, things: list[Thing]) -> int:
         """Keep, match and record new items (oldest first), then advance the position."""
         kind = KIND_OF_STREAM[stream]
-        ordered = [t for t in reversed(things) if t.get("kind") == kind]
+        # oldest first; several multireddit chunks are merged by creation time
+        ordered = sorted((t for t in reversed(things) if t.get("kind") == kind), key=_created)
         new_names = await self.store.keep_items(ordered, keep=self.config.keep_items)
         if not new_names:
             return 0
         wanted = set(new_names)
         fresh = [t for t in ordered if _fullname(t) in wanted]
         processed = await self.process(fresh)
-        last = fresh[-1]["data"] if fresh else ordered[-1]["data"]
-        created = last.get("created_utc")
-        await self.store.set_position(
-            stream,
-            last_item=_fullname(fresh[-1] if fresh else ordered[-1]),
-            last_created=float(created) if isinstance(created, int | float) else 0.0,
-            now=self.clock(),
-        )
+        await self._advance(stream, fresh[-1])
         return processed
 
     async def recover(self) -> int:
@@ -330,19 +328,23 @@ class Engine:
         total = 0
         for stream, kind in KIND_OF_STREAM.items():
             pos = await self.store.get_position(stream)
-            if pos is None:
-                continue
-            things = [t for t in await self.store.items_after(pos[0]) if t.get("kind") == kind]
+            # no position yet: whatever was kept was never matched (a crash in the first batch)
+            kept = await (
+                self.store.items_after(pos[0])
+                if pos
+                else self.store.recent_items(self.config.keep_items)
+            )
+            things = [t for t in kept if t.get("kind") == kind]
             if things:
                 total += await self.process(things)
-                last = things[-1]["data"]
-                await self.store.set_position(
-                    stream,
-                    last_item=_fullname(things[-1]),
-                    last_created=float(last.get("created_utc") or 0),
-                    now=self.clock(),
-                )
+                await self._advance(stream, things[-1])
         return total
+
+    async def _advance(self, stream: str, last: Thing) -> None:
+        """Every kept item up to ``last`` has been matched and recorded."""
+        await self.store.set_position(
+            stream, last_item=_fullname(last), last_created=_created(last), now=self.clock()
+        )
 
     # ---- matching ----------------------------------------------------------------
 

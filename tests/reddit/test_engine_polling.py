@@ -26,3 +26,19 @@ async def test_the_very_first_poll_takes_one_page_only(world: World) -> None:
     fresh = world.post("burst", "new")
     assert await world.engine.poll_once() == 1
     assert (await world.store.history(1, limit=1))[0].item == fresh
+
+
+async def test_items_kept_before_a_crash_in_the_first_batch_are_matched_on_recovery(
+    world: World,
+) -> None:
+    await world.create("on posts in r/burst then log")
+    things = [
+        {"kind": "t3", "data": {"id": f"k{i}", "name": f"t3_k{i}", "subreddit": "burst"}}
+        for i in range(3)
+    ]
+    await world.store.keep_items(things, keep=100)  # kept, then the engine died: no position
+    assert await world.store.get_position("posts") is None
+    assert await world.engine.recover() == 3
+    assert sorted(r.item for r in await world.store.history(1)) == ["t3_k0", "t3_k1", "t3_k2"]
+    assert await world.store.get_position("posts") == ("t3_k2", 0.0)
+    assert await world.engine.recover() == 0  # the position moved: nothing is matched twice
