@@ -15,7 +15,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from bot.commands.dispatch import CommandRateLimiter
 from bot.commands.testing import KeptItems
 from bot.config import Settings
 from bot.data import sample_path
+from bot.engine.index import IndexedMatcher
 from bot.engine.lease import Leadership
 from bot.engine.ports import NotifyPort
 from bot.engine.runtime import Engine, EngineConfig
@@ -155,14 +156,13 @@ async def build_bot(settings: Settings, *, say: Callable[[str], None] | None = N
             # reply module answers its own replies.
             ignore_authors=frozenset({reddit.username.casefold()}),
         ),
-        matcher_factory=_matcher_factory(),
+        matcher_factory=IndexedMatcher,
     )
     heartbeats = HeartbeatService(store=store, status=engine, notifiers=notifiers)
 
     def changed() -> None:
         engine.modules_changed()
-        with contextlib.suppress(RuntimeError):
-            asyncio.get_running_loop().create_task(heartbeats.refresh())
+        _in_background(heartbeats.refresh())
 
     ctx = Context(
         store=store,
@@ -176,23 +176,25 @@ async def build_bot(settings: Settings, *, say: Callable[[str], None] | None = N
     bot = Bot(
         settings, store, engine, ctx, notifiers, heartbeats, limiter, reddit, closers, sandbox
     )
-    bot.supervisor = Supervisor(on_event=lambda message: _announce(bot, message))
     return bot
 
 
-def _announce(bot: Bot, message: str) -> None:
-    with contextlib.suppress(RuntimeError):
-        asyncio.get_running_loop().create_task(bot.heartbeats.announce(f"⚠️ {message}"))
+_BACKGROUND: set[asyncio.Task[None]] = set()
 
 
-def _matcher_factory() -> Any:
+def _in_background(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` without waiting for it, keeping a reference until it is done."""
     try:
-        from bot.engine.index import IndexedMatcher
-    except ImportError:  # the plain matcher decides the same, only slower
-        from bot.engine.matcher import PlainMatcher
+        task = asyncio.get_running_loop().create_task(work)
+    except RuntimeError:  # no loop (a command handled outside the bot): nothing to refresh
+        work.close()
+        return
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
 
-        return PlainMatcher
-    return IndexedMatcher
+
+def _announce(bot: Bot, message: str) -> None:
+    _in_background(bot.heartbeats.announce(f"⚠️ {message}"))
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
