@@ -15,6 +15,9 @@ import re
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
+import aiohttp
+import yarl
+
 from bot.chat.discord_notify import DiscordNotifier, check_rule_actions
 from bot.chat.discord_render import (
     FULL_TEMPLATE,
@@ -58,13 +61,35 @@ class ChatHost(Protocol):
     def limiter(self) -> dispatch.CommandRateLimiter: ...
 
 
-def use_endpoints(settings: Settings) -> None:
-    """Point discord.py at DISCORD_API_BASE / DISCORD_GATEWAY_URL (a local Discord in tests)."""
-    import yarl
+DISCORD_GATEWAY = yarl.URL("wss://gateway.discord.gg/")
 
+
+def use_endpoints(settings: Settings, gateway: str | None = None) -> None:
+    """Point discord.py at DISCORD_API_BASE and the gateway (a local Discord in tests)."""
     discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
-    if settings.discord_gateway_url:
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+    url = gateway or settings.discord_gateway_url
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url) if url else DISCORD_GATEWAY
+
+
+async def discover_gateway(settings: Settings) -> str | None:
+    """With a custom DISCORD_API_BASE and no DISCORD_GATEWAY_URL, ask that API's
+    ``GET /gateway/bot`` where its gateway is, as Discord documents (a plain discord.py
+    Client would otherwise dial Discord's own gateway)."""
+    if settings.discord_gateway_url or settings.discord_api_base == Settings().discord_api_base:
+        return None
+    url = settings.discord_api_base.rstrip("/") + "/gateway/bot"
+    headers = {"Authorization": f"Bot {settings.discord_token}"}
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+            session.get(url, headers=headers) as response,
+        ):
+            payload = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        log.warning("could not ask %s for the gateway: %s", url, exc)
+        return None
+    found = payload.get("url") if isinstance(payload, dict) else None
+    return found if isinstance(found, str) and found else None
 
 
 # ---- who is asking ----------------------------------------------------------------
@@ -176,7 +201,7 @@ class DiscordChat:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connected until ``stop`` is set; an error ends it (the supervisor restarts it)."""
-        use_endpoints(self.settings)
+        use_endpoints(self.settings, await discover_gateway(self.settings))
         if self.client.is_closed():
             self.client = RoveitClient(self, guild_ready_timeout=self._guild_ready_timeout)
         client = self.client

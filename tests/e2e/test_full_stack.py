@@ -19,7 +19,12 @@ pytestmark = [pytest.mark.filterwarnings(w) for w in ASYNCPRAW_WARNINGS]
 TOKEN = "full-stack-token"
 
 
-async def test_slash_create_then_a_replayed_post_notifies_the_channel(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "gateway_setting", [True, False], ids=["gateway-url", "gateway-discovered"]
+)
+async def test_slash_create_then_a_replayed_post_notifies_the_channel(
+    tmp_path: Path, gateway_setting: bool
+) -> None:
     sb = DiscordSandbox(token=TOKEN, heartbeat_interval=0.5)
     guild = sb.add_guild(name="Full Stack")
     channel = sb.add_channel(guild.id, "general")
@@ -31,7 +36,8 @@ async def test_slash_create_then_a_replayed_post_notifies_the_channel(tmp_path: 
             "DATABASE_URL": f"sqlite:///{tmp_path}/roveit.sqlite3",
             "DISCORD_TOKEN": TOKEN,
             "DISCORD_API_BASE": api_base,
-            "DISCORD_GATEWAY_URL": gateway_url,
+            # without DISCORD_GATEWAY_URL the bot asks the API's /gateway/bot
+            "DISCORD_GATEWAY_URL": gateway_url if gateway_setting else "",
             "ROVEIT_REPLAY_RATE": "20",
             "ROVEIT_POLL_INTERVAL": "0.5",
         },
