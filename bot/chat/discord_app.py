@@ -348,6 +348,9 @@ class DiscordChat:
             await self._send_response(interaction, reply)
             return
         thing = await self.ctx.store.get_item(fullname)
+        if thing is None:  # no longer kept: the notification's own copy, from the outbox
+            card = await self.ctx.store.notification_card(module_id, fullname)
+            thing = thing_of_card(card) if card else None
         parts: Outgoing | None = None
         if thing is not None:
             with contextlib.suppress(ItemError):
@@ -367,6 +370,23 @@ class DiscordChat:
         )
         parts = render_reply(reply)
         await interaction.response.send_message(**parts.kwargs(), ephemeral=True)
+
+
+def thing_of_card(card: dict[str, Any]) -> dict[str, Any]:
+    """A notification card (bot.engine.runtime) back as a Reddit thing."""
+    post = card.get("kind") == "t3"
+    data = {
+        "id": card.get("id"),
+        "title" if post else "link_title": card.get("title"),
+        "selftext" if post else "body": card.get("body"),
+        "subreddit": card.get("subreddit"),
+        "author": card.get("author"),
+        "link_flair_text": card.get("flair"),
+        "score": card.get("score"),
+        "url": card.get("url"),
+        "permalink": card.get("permalink"),
+    }
+    return {"kind": card.get("kind"), "data": data}
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> bool:

@@ -449,6 +449,19 @@ class Store:
                 (stream, last_item, last_created, now),
             )
 
+    async def notification_card(self, module_id: int, item: str) -> dict[str, Any] | None:
+        """The card a notify action of this match carried (the item as it was matched)."""
+        async with self._conn.execute(
+            "SELECT payload FROM actions WHERE module_id = ? AND item = ? AND kind = 'notify' "
+            "ORDER BY idx LIMIT 1",
+            (module_id, item),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        card = json.loads(row[0]).get("card")
+        return card if isinstance(card, dict) else None
+
     async def known_items(self, fullnames: Sequence[str]) -> set[str]:
         """Which of these fullnames are among the kept items."""
         if not fullnames:

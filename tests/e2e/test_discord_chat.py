@@ -577,6 +577,26 @@ async def test_show_full_answers_the_presser_privately(env: Env) -> None:
     assert "https://www.reddit.com/r/announcements/comments/7a4bjo/" in gone.content
 
 
+async def test_show_full_falls_back_to_the_matched_copy_in_the_outbox(env: Env) -> None:
+    module_id = await create(env, env.alice)
+    card = card_of(spez_thing(), module_id, id="yyy111", body="the whole body, kept with the match")
+    target = {"kind": "here", "channel": str(env.general), "place": str(env.guild)}
+    await env.store.record_match(
+        module_id=module_id,
+        item="t3_yyy111",
+        author="spez",
+        now=time.time(),
+        skipped=None,
+        actions=[("notify", {"chat": "discord", "target": target, "text": "m", "card": card})],
+    )
+    assert await env.store.get_item("t3_yyy111") is None  # trimmed from the kept items
+    mid = await env.chat.notifier.notify(target, "m", card)
+    press = await env.sb.press_button(int(mid or 0), f"roveit:full:{module_id}:t3_yyy111", env.bob)
+    answer = await answer_of(press)
+    assert answer.ephemeral
+    assert answer.embeds[0]["description"] == "the whole body, kept with the match"
+
+
 async def test_show_full_sends_a_long_body_as_a_file(env: Env) -> None:
     thing = spez_thing()
     data = dict(thing["data"], id="long01", name="t3_long01")
