@@ -113,18 +113,45 @@ def compile_condition(cond: ast.Condition) -> Predicate:
             inner = compile_condition(operand)
             return lambda item: not inner(item)
         case ast.And(operands=operands):
-            parts = tuple(compile_condition(o) for o in operands)
+            parts = tuple(compile_condition(o) for o in _cheapest_first(operands))
             if len(parts) == 2:
                 first, second = parts
                 return lambda item: first(item) and second(item)
             return lambda item: all(p(item) for p in parts)
         case ast.Or(operands=operands):
-            parts = tuple(compile_condition(o) for o in operands)
+            parts = tuple(compile_condition(o) for o in _cheapest_first(operands))
             if len(parts) == 2:
                 first, second = parts
                 return lambda item: first(item) or second(item)
             return lambda item: any(p(item) for p in parts)
     raise TypeError(f"not a condition: {cond!r}")
+
+
+_SHORT_FIELDS = frozenset({"author", "subreddit", "flair", "author_flair", "domain", "url"})
+
+
+def _cost(cond: ast.Condition) -> int:
+    """A rough price of evaluating ``cond`` once, to test cheap operands first."""
+    match cond:
+        case ast.Compare() | ast.Flag():
+            return 1
+        case ast.Empty():
+            return 2
+        case ast.TextTest(field=name, op=op):
+            return (2 if name in _SHORT_FIELDS else 4) + (2 if op == "contains_word" else 0)
+        case ast.Matches():
+            return 10
+        case ast.Not(operand=operand):
+            return _cost(operand)
+        case ast.And(operands=operands) | ast.Or(operands=operands):
+            return sum(map(_cost, operands))
+    return 10
+
+
+def _cheapest_first(operands: tuple[ast.Condition, ...]) -> list[ast.Condition]:
+    """Operands of ``and``/``or`` in the order cheapest first. Every predicate here is pure
+    and total on a normalized item, so the order changes the time, never the answer."""
+    return sorted(operands, key=_cost)
 
 
 def _always(item: Item) -> bool:

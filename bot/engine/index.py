@@ -18,8 +18,11 @@ nothing, until a rebuild drops them.
 
 from __future__ import annotations
 
+import bisect
+import math
 import operator
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -37,15 +40,18 @@ from bot.grammar import ast
 AtomKey = tuple[str, ...]
 Requirement = frozenset[AtomKey]
 Automaton = Literal["aho", "re2"]
+Scope = tuple[str, str | None]  # (stream, casefolded subreddit, or ALL for every one)
 
 MIN_NEEDLE = 2  # a one-character needle hits nearly every item: not worth indexing
 TAIL_MAX = 32  # new atoms probed one by one before they are compiled ...
 TAIL_WAIT = 256  # ... or until this many items have been matched
 RECENT_MIN = 512  # the recent automaton may grow to max(this, main / 4) atoms
 SET_MAX_MEM = 256 << 20  # RE2 set memory; a set that still runs out is probed one by one
-ALL = ""  # the subreddit key of modules that watch every subreddit
+ALL = None  # the subreddit key of modules that watch every subreddit
 
 _second = operator.itemgetter(1)
+_OTHER_KINDS = frozenset({"at_least", "at_most", "flag"})  # tested per bucket, not scanned
+_NO_HITS: frozenset[int] = frozenset()
 
 
 # ---- required literals of a regular expression --------------------------------------
@@ -274,11 +280,25 @@ def _atom_cost(atom: AtomKey) -> float:
         return 0.9 if value == "" else 0.01
     if kind == "regex":
         return 0.3
-    return {2: 0.5, 3: 0.2, 4: 0.1}.get(len(value), 0.05)
+    if kind == "flag":
+        return _FLAG_COST.get(value, 0.3)
+    if kind == "at_least":  # the higher the bound, the rarer; text is preferred all the same
+        return max(0.2, 1.0 - 0.2 * math.log10(max(int(value), 1)))
+    if kind == "at_most":
+        return 0.9
+    return {1: 0.6, 2: 0.5, 3: 0.2, 4: 0.1}.get(len(value), 0.05)
+
+
+_FLAG_COST = {"spoiler": 0.05, "nsfw": 0.1, "self": 0.4}
 
 
 def _cost(requirement: Requirement) -> float:
     return sum(_atom_cost(a) for a in requirement)
+
+
+def _indexable_needle(needle: str) -> bool:
+    """One ASCII character hits nearly every item; one emoji or other rare character does not."""
+    return len(needle) >= MIN_NEEDLE or (needle != "" and not needle.isascii())
 
 
 def _contains_atoms(name: str, needles: Iterable[str]) -> Requirement:
@@ -299,7 +319,7 @@ def _text_requirement(test: ast.TextTest) -> Requirement | None:
         return frozenset(("equals", test.field, n) for n in needles)
     if test.op == "contains_all":
         needles = (max(needles, key=len),)
-    if not needles or min(len(n) for n in needles) < MIN_NEEDLE:
+    if not needles or not all(map(_indexable_needle, needles)):
         return None
     return _contains_atoms(test.field, needles)
 
@@ -308,14 +328,31 @@ def _regex_requirement(test: ast.Matches) -> Requirement:
     literals = required_literals(test.pattern)
     if literals is not None:
         needles = {lit.casefold() for lit in literals}
-        if min(len(n) for n in needles) >= MIN_NEEDLE:
+        if all(map(_indexable_needle, needles)):
             return _contains_atoms(test.field, needles)
     return frozenset({("regex", test.field, test.flags, test.pattern)})
 
 
+def _compare_requirement(test: ast.Compare) -> Requirement | None:
+    """``score >= 10`` needs score at least 10; ``!=`` excludes one value and needs nothing."""
+    bound = {">=": 0, ">": 1, "=": 0}.get(test.op)
+    if bound is not None:
+        return frozenset({("at_least", test.field, str(test.value + bound))})
+    bound = {"<=": 0, "<": -1}.get(test.op)
+    if bound is not None:
+        return frozenset({("at_most", test.field, str(test.value + bound))})
+    return None
+
+
 def requirement(cond: ast.Condition | None) -> Requirement | None:
-    """Atoms one of which must hit for ``cond`` to hold; None when no such set exists."""
+    """Atoms one of which must hit for ``cond`` to hold; None when no such set exists.
+    Numeric atoms (``at_least``/``at_most``, the bound as text) and ``flag`` atoms are
+    tested per scope bucket (sorted thresholds, flag sets), not by the automata."""
     match cond:
+        case ast.Compare():
+            return _compare_requirement(cond)
+        case ast.Flag(name=name):
+            return frozenset({("flag", name)})
         case ast.TextTest():
             return _text_requirement(cond)
         case ast.Empty(field=name):
@@ -512,11 +549,98 @@ class _TieredIndex:
 # ---- the matcher --------------------------------------------------------------------
 
 
+class _Thresholds:
+    """Modules that need a number at least (or at most) some bound, sorted by the bound, so
+    one bisection per item finds those whose bound it meets and skips all the others."""
+
+    __slots__ = ("bounds", "modules")
+
+    def __init__(self) -> None:
+        self.bounds: list[int] = []
+        self.modules: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.bounds)
+
+    def add(self, bound: int, module_id: int) -> None:
+        at = bisect.bisect_right(self.bounds, bound)
+        self.bounds.insert(at, bound)
+        self.modules.insert(at, module_id)
+
+    def remove(self, bound: int, module_id: int) -> None:
+        at = bisect.bisect_left(self.bounds, bound)
+        while self.modules[at] != module_id:
+            at += 1
+        del self.bounds[at], self.modules[at]
+
+    def at_most(self, value: int) -> list[int]:
+        """Modules whose bound is at most ``value``."""
+        return self.modules[: bisect.bisect_right(self.bounds, value)]
+
+    def at_least(self, value: int) -> list[int]:
+        """Modules whose bound is at least ``value``."""
+        return self.modules[bisect.bisect_left(self.bounds, value) :]
+
+
+class _Bucket:
+    """The modules of one scope (stream, casefolded subreddit or ALL), by what brings them
+    to evaluation: always, an automaton or equality atom, a number, or a flag."""
+
+    __slots__ = ("always", "postings", "numbers", "flags")
+
+    def __init__(self) -> None:
+        self.always: set[int] = set()
+        self.postings: dict[int, set[int]] = {}
+        self.numbers: dict[tuple[str, str], _Thresholds] = {}  # (at_least|at_most, field)
+        self.flags: dict[str, set[int]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.always or self.postings or self.numbers or self.flags)
+
+    def add_other(self, key: AtomKey, module_id: int) -> None:
+        """A numeric or flag atom of a module."""
+        if key[0] == "flag":
+            self.flags.setdefault(key[1], set()).add(module_id)
+        else:
+            self.numbers.setdefault((key[0], key[1]), _Thresholds()).add(int(key[2]), module_id)
+
+    def remove_other(self, key: AtomKey, module_id: int) -> None:
+        if key[0] == "flag":
+            _discard(self.flags, key[1], module_id)
+            return
+        thresholds = self.numbers[(key[0], key[1])]
+        thresholds.remove(int(key[2]), module_id)
+        if not thresholds:
+            del self.numbers[(key[0], key[1])]
+
+    def collect(self, item: Item, hits: AbstractSet[int], found: set[int]) -> None:
+        """Add this bucket's candidates for the item, given the atoms that hit it."""
+        if self.always:
+            found |= self.always
+        postings = self.postings
+        if postings:
+            for atom in postings.keys() & hits:
+                found |= postings[atom]
+        if self.numbers:
+            for (kind, name), thresholds in self.numbers.items():
+                value = item.number(name)
+                if kind == "at_least":
+                    if value >= thresholds.bounds[0]:
+                        found.update(thresholds.at_most(value))
+                elif value <= thresholds.bounds[-1]:
+                    found.update(thresholds.at_least(value))
+        if self.flags:
+            for name, modules in self.flags.items():
+                if item.flag(name):
+                    found |= modules
+
+
 @dataclass(frozen=True, slots=True)
 class _Module:
     compiled: CompiledRule
-    atoms: tuple[int, ...]  # empty: evaluated on every in-scope item
-    scopes: tuple[tuple[str, str], ...]  # (stream, casefolded subreddit or ALL)
+    atoms: tuple[int, ...]  # automaton and equality atoms
+    others: tuple[AtomKey, ...]  # numeric and flag atoms; no atoms at all: always evaluated
+    scopes: tuple[Scope, ...]
 
 
 class IndexedMatcher:
@@ -535,6 +659,9 @@ class IndexedMatcher:
         self._tail_wait = tail_wait
         self._recent_min = recent_min
         self._modules: dict[int, _Module] = {}
+        # Candidates come only from the item's own scope buckets, so the condition alone
+        # decides (CompiledRule.matches would re-check the scope).
+        self._conditions: dict[int, Callable[[Item], bool]] = {}
         self._atom_ids: dict[AtomKey, int] = {}
         self._atom_keys: dict[int, AtomKey] = {}
         self._refs: dict[int, int] = {}
@@ -542,8 +669,7 @@ class IndexedMatcher:
         self._contains: dict[str, _TieredIndex] = {}
         self._regex: dict[tuple[str, str], _TieredIndex] = {}
         self._equals: dict[str, dict[str, int]] = {}
-        self._always: dict[tuple[str, str], set[int]] = {}
-        self._postings: dict[tuple[str, str], dict[int, set[int]]] = {}
+        self._buckets: dict[Scope, _Bucket] = {}
         self._pending = 0  # atoms waiting in tails (or 1 for too many dead ones)
         self._waited = 0  # items matched while they wait
 
@@ -556,32 +682,38 @@ class IndexedMatcher:
         if module_id in self._modules:
             self.remove(module_id)
         compiled = compile_rule(rule)
-        needed = requirement(rule.condition)
-        atoms = tuple(sorted(self._acquire(k) for k in needed)) if needed else ()
+        needed = requirement(rule.condition) or frozenset()
+        others = tuple(sorted(k for k in needed if k[0] in _OTHER_KINDS))
+        atoms = tuple(sorted(self._acquire(k) for k in needed if k[0] not in _OTHER_KINDS))
         subreddits = tuple(sorted(compiled.subreddits)) or (ALL,)
         scopes = tuple((stream, sub) for stream in sorted(compiled.streams) for sub in subreddits)
-        self._modules[module_id] = _Module(compiled, atoms, scopes)
+        self._modules[module_id] = _Module(compiled, atoms, others, scopes)
+        self._conditions[module_id] = compiled.condition
         for scope in scopes:
-            if atoms:
-                postings = self._postings.setdefault(scope, {})
-                for atom in atoms:
-                    postings.setdefault(atom, set()).add(module_id)
-            else:
-                self._always.setdefault(scope, set()).add(module_id)
+            bucket = self._buckets.get(scope)
+            if bucket is None:
+                bucket = self._buckets[scope] = _Bucket()
+            if not needed:
+                bucket.always.add(module_id)
+            for atom in atoms:
+                bucket.postings.setdefault(atom, set()).add(module_id)
+            for key in others:
+                bucket.add_other(key, module_id)
 
     def remove(self, module_id: int) -> None:
         module = self._modules.pop(module_id, None)
         if module is None:
             return
+        del self._conditions[module_id]
         for scope in module.scopes:
-            if module.atoms:
-                postings = self._postings[scope]
-                for atom in module.atoms:
-                    _discard(postings, atom, module_id)
-                if not postings:
-                    del self._postings[scope]
-            else:
-                _discard(self._always, scope, module_id)
+            bucket = self._buckets[scope]
+            bucket.always.discard(module_id)
+            for atom in module.atoms:
+                _discard(bucket.postings, atom, module_id)
+            for key in module.others:
+                bucket.remove_other(key, module_id)
+            if not bucket:
+                del self._buckets[scope]
         for atom in module.atoms:
             self._release(atom)
 
@@ -669,34 +801,35 @@ class IndexedMatcher:
         return found
 
     def candidates(self, item: Item) -> set[int]:
-        """Modules worth evaluating: the unindexed ones in scope, and those whose atoms hit."""
+        """Modules worth evaluating: those of the item's scope buckets whose atoms hit, or
+        that are evaluated on every item of their scope."""
         if self._pending:
             self._waited += 1
             if self._pending > self._tail_max or self._waited >= self._tail_wait:
                 self.maintain()
         stream = item.stream
-        keys = ((stream, ALL), (stream, item.folded("subreddit")))
+        get = self._buckets.get
         found: set[int] = set()
-        for key in keys:
-            always = self._always.get(key)
-            if always:
-                found |= always
-        postings = [p for p in map(self._postings.get, keys) if p]
-        if postings:
-            for atom in self.hits(item):
-                for posting in postings:
-                    modules = posting.get(atom)
-                    if modules:
-                        found |= modules
+        everywhere, here = get((stream, ALL)), get((stream, item.folded("subreddit")))
+        if everywhere is None and here is None:
+            return found
+        scanned = (everywhere is not None and everywhere.postings) or (
+            here is not None and here.postings
+        )
+        hits = self.hits(item) if scanned else _NO_HITS
+        if everywhere is not None:
+            everywhere.collect(item, hits, found)
+        if here is not None:
+            here.collect(item, hits, found)
         return found
 
     def match(self, item: Item) -> list[int]:
-        modules = self._modules
-        return [mid for mid in sorted(self.candidates(item)) if modules[mid].compiled.matches(item)]
+        conditions = self._conditions
+        return [mid for mid in sorted(self.candidates(item)) if conditions[mid](item)]
 
     def stats(self) -> dict[str, int]:
         """Sizes, for ``status`` and the benchmark."""
-        always = set().union(*self._always.values()) if self._always else set()
+        always = set().union(*(b.always for b in self._buckets.values()))
         return {
             "modules": len(self._modules),
             "always_evaluated": len(always),

@@ -382,6 +382,75 @@ def test_a_lone_surrogate_fails_only_where_plain_fails(tail_max: int) -> None:
     assert indexed.match(item) == plain.match(item) == [2]
 
 
+NUMBER_CASES = [
+    (ast.Compare("score", ">=", 10), 10, True),
+    (ast.Compare("score", ">=", 10), 9, False),
+    (ast.Compare("score", ">", 10), 10, False),
+    (ast.Compare("score", "<", 0), -1, True),
+    (ast.Compare("score", "<", 0), 0, False),
+    (ast.Compare("score", "<=", 0), 0, True),
+    (ast.Compare("score", "=", 7), 7, True),
+    (ast.Compare("score", "=", 7), 8, False),
+    (ast.Compare("score", "!=", 7), 8, True),
+]
+
+
+@pytest.mark.parametrize(("test", "score", "expected"), NUMBER_CASES)
+def test_numeric_thresholds_at_their_bounds(
+    test: ast.Condition, score: int, expected: bool
+) -> None:
+    assert one(test, post(score=score)) is expected
+    assert one(test, post(score=score), subs=("test",)) is expected
+
+
+def test_thresholds_and_flags_of_many_modules_in_one_bucket() -> None:
+    """Equal bounds, removal of one of several equal bounds, flags, in a subreddit bucket."""
+    plain, indexed = PlainMatcher(), IndexedMatcher()
+    conds: list[ast.Condition] = [
+        ast.Compare("score", ">=", 5),
+        ast.Compare("score", ">=", 5),
+        ast.Compare("score", ">", 100),
+        ast.Compare("score", "<=", 5),
+        ast.Compare("comments", ">=", 2),
+        ast.Flag("nsfw"),
+        ast.Or((ast.Flag("spoiler"), ast.Compare("score", "<", -3))),
+        ast.And((ast.Flag("self"), ast.Compare("comments", ">", 0))),
+    ]
+    for module_id, cond in enumerate(conds, start=1):
+        for matcher in (plain, indexed):
+            matcher.add(module_id, ast.Rule(("posts",), ("test",), cond, (ast.Log(),)))
+    things = [
+        {"score": s, "num_comments": c, "over_18": n, "spoiler": p, "is_self": f}
+        for s in (-10, -3, 0, 5, 6, 101)
+        for c in (0, 2)
+        for n in (True, False)
+        for p in (True, False)
+        for f in (True, False)
+    ]
+    items = [post(**data) for data in things]
+    assert _agree(plain, indexed, items) > 0
+    for gone in (2, 6, 3):
+        plain.remove(gone)
+        indexed.remove(gone)
+        assert _agree(plain, indexed, items) > 0
+    assert indexed.stats()["always_evaluated"] == 0
+
+
+@pytest.mark.parametrize(
+    ("cond", "expected"),
+    [
+        (ast.And((ast.Matches("title", "x+"), ast.Compare("score", ">", 1))), False),
+        (ast.Or((ast.Matches("title", "x+"), ast.Compare("score", ">", -1))), True),
+        (ast.And((ast.TextTest("title", "contains_word", ("hi",)), ast.Flag("nsfw"))), False),
+        (ast.Not(ast.And((ast.Matches("title", "h"), ast.Flag("self")))), True),
+    ],
+)
+def test_operands_evaluate_cheapest_first_with_the_same_answer(
+    cond: ast.Condition, expected: bool
+) -> None:
+    assert one(cond, post(title="hi there", score=0)) is expected
+
+
 def test_scope_is_stream_and_casefolded_subreddit() -> None:
     test = ast.TextTest("title", "contains", ("hello",))
     item = post(title="hello", subreddit="Python")
@@ -417,10 +486,28 @@ T = ast.TextTest
             ast.Or((T("title", "contains", ("help",)), T("flair", "is", ("Question",)))),
             {("contains", "title", "help"), ("equals", "flair", "question")},
         ),
-        (ast.Or((T("title", "contains", ("help",)), ast.Flag("self"))), None),
+        (
+            ast.Or((T("title", "contains", ("help",)), ast.Flag("self"))),
+            {("contains", "title", "help"), ("flag", "self")},
+        ),
+        (ast.Or((T("title", "contains", ("help",)), ast.Not(ast.Flag("self")))), None),
         (ast.Not(T("title", "contains", ("help",))), None),
-        (ast.Compare("score", ">=", 10), None),
+        (ast.Compare("score", ">=", 10), {("at_least", "score", "10")}),
+        (ast.Compare("score", ">", 10), {("at_least", "score", "11")}),
+        (ast.Compare("comments", "=", 3), {("at_least", "comments", "3")}),
+        (ast.Compare("score", "<", 0), {("at_most", "score", "-1")}),
+        (ast.Compare("score", "<=", 5), {("at_most", "score", "5")}),
+        (ast.Compare("score", "!=", 5), None),
+        (
+            ast.And((ast.Compare("score", ">=", 50000), T("title", "contains", ("help",)))),
+            {("contains", "title", "help")},
+        ),
+        (
+            ast.And((ast.Compare("score", ">=", 50000), T("title", "contains", ("ab",)))),
+            {("at_least", "score", "50000")},
+        ),
         (T("title", "contains", ("a",)), None),
+        (T("author_flair", "contains", ("🤖",)), {("contains", "author_flair", "🤖")}),
         (None, None),
     ],
 )
