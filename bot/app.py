@@ -226,7 +226,7 @@ def _add_chat_tasks(bot: Bot) -> None:
 
     settings = bot.settings
     pm = RedditPMChat(reddit=bot.reddit, ctx=bot.ctx, settings=settings, limiter=bot.limiter)
-    bot.supervisor.add("reddit-pm", lambda stop, beat: pm.run(stop))
+    bot.supervisor.add("reddit-pm", pm.run, silence_limit=300)
     if settings.discord_configured:
         from bot.chat.discord_app import DiscordChat
 

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 SUBJECT = "roveit"
 COMMAND_WORDS = frozenset(COMMAND_NAMES)
-DEFAULT_INTERVAL = 20.0  # seconds between inbox polls: 3 of Reddit's ~100 requests a minute
+DEFAULT_INTERVAL = 10.0  # seconds between inbox polls: 6 of Reddit's ~100 requests a minute
 LOW_BUDGET = 10  # requests left in the window below which the inbox waits for the reset
 REMEMBERED = 2000  # fullnames of PMs already run, in case marking them read failed
 
