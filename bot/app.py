@@ -227,13 +227,19 @@ def _add_chat_tasks(bot: Bot) -> None:
     settings = bot.settings
     pm = RedditPMChat(reddit=bot.reddit, ctx=bot.ctx, settings=settings, limiter=bot.limiter)
     bot.supervisor.add("reddit-pm", pm.run, silence_limit=300)
-    if settings.discord_configured:
-        from bot.chat.discord_app import DiscordChat
+    _add_discord(bot, answer_commands=True)
 
-        discord_chat = DiscordChat(bot)
-        bot.notifiers["discord"] = discord_chat.notifier
-        bot.ctx.check_actions = action_checker(settings, discord_chat.check_actions)
-        bot.supervisor.add("discord", lambda stop, beat: discord_chat.run(stop))
+
+def _add_discord(bot: Bot, *, answer_commands: bool) -> None:
+    """Discord: the chat, or (for `roveit engine`) only the output of notifications."""
+    if not bot.settings.discord_configured:
+        return
+    from bot.chat.discord_app import DiscordChat
+
+    discord_chat = DiscordChat(bot, answer_commands=answer_commands)
+    bot.notifiers["discord"] = discord_chat.notifier
+    bot.ctx.check_actions = action_checker(bot.settings, discord_chat.check_actions)
+    bot.supervisor.add("discord", lambda stop, beat: discord_chat.run(stop))
 
 
 def _set_event(event: asyncio.Event, _task: object) -> None:
@@ -267,6 +273,8 @@ async def _serve(bot: Bot, stop: asyncio.Event, *, with_chats: bool) -> None:
         _add_engine_tasks(bot)
         if with_chats:
             _add_chat_tasks(bot)
+        else:
+            _add_discord(bot, answer_commands=False)
         await bot.supervisor.run(leading)
         ender.cancel()
         await holder

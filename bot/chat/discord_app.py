@@ -165,14 +165,16 @@ class RoveitClient(discord.Client):
         )
         self.chat = chat
         self.tree: app_commands.CommandTree[RoveitClient] = app_commands.CommandTree(self)
-        self.tree.add_command(build_group())
+        if chat.answer_commands:
+            self.tree.add_command(build_group())
         self.logged_in = asyncio.Event()
         self.ready = asyncio.Event()
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(ShowFullButton, PauseButton)
         self.logged_in.set()
-        await self.chat.sync_commands()
+        if self.chat.answer_commands:
+            self.add_dynamic_items(ShowFullButton, PauseButton)
+            await self.chat.sync_commands()
 
     async def on_ready(self) -> None:
         self.ready.set()
@@ -188,7 +190,11 @@ class DiscordChat:
         *,
         guild_ready_timeout: float = 2.0,
         test_guild: int | None = None,
+        answer_commands: bool = True,
     ) -> None:
+        # False for `roveit engine`: it connects only to deliver notifications and
+        # heartbeats, and leaves commands and buttons to the process running the chats
+        self.answer_commands = answer_commands
         self.settings = host.settings
         self.ctx = host.ctx
         self.limiter = host.limiter

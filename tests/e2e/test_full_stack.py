@@ -73,3 +73,45 @@ async def test_slash_create_then_a_replayed_post_notifies_the_channel(
         stop.set()
         await sb.stop()
         reset_discord_py()
+
+
+async def test_the_engine_alone_delivers_discord_notifications_but_answers_no_commands(
+    tmp_path: Path,
+) -> None:
+    sb = DiscordSandbox(token=TOKEN, heartbeat_interval=0.5)
+    guild = sb.add_guild(name="Engine Only")
+    channel = sb.add_channel(guild.id, "general")
+    api_base, gateway_url = await sb.start()
+    settings = load_settings(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path}/roveit.sqlite3",
+            "DISCORD_TOKEN": TOKEN,
+            "DISCORD_API_BASE": api_base,
+            "DISCORD_GATEWAY_URL": gateway_url,
+            "ROVEIT_REPLAY_RATE": "20",
+            "ROVEIT_POLL_INTERVAL": "0.5",
+        },
+        dotenv=None,
+    )
+    stop = asyncio.Event()
+    try:
+        async with running(settings, say=lambda text: None) as bot:
+            await bot.store.create_module(
+                rule="on posts if score >= 1 then notify here",
+                owner="discord:42",
+                token_hash=None,
+                chat="discord",
+                place=str(guild.id),
+                channel=str(channel),
+                now=0.0,
+            )
+            serving = asyncio.create_task(_serve(bot, stop, with_chats=False))
+            (card,) = await sb.wait_for_messages(channel, 1, timeout=20)
+            assert card.embeds[0].get("url", "").startswith("https://www.reddit.com/r/")
+            assert sb.find_requests("PUT", "/applications/") == []  # no command tree synced
+            stop.set()
+            await asyncio.wait_for(serving, 20)
+    finally:
+        stop.set()
+        await sb.stop()
+        reset_discord_py()
