@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from bot.grammar import ast
@@ -109,7 +109,6 @@ class Context:
     on_change: Callable[[], None] = lambda: None
     max_per_owner: int = MAX_MODULES_PER_OWNER
     max_per_place: int = MAX_MODULES_PER_PLACE
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # ---- claim tokens ------------------------------------------------------------

@@ -70,6 +70,23 @@ def sqlite_path(database_url: str) -> str:
     )
 
 
+def _module_filter(
+    owner: str | None, place: str | None, active_only: bool
+) -> tuple[str, list[Any]]:
+    """WHERE clause and arguments for modules that are not deleted, narrowed as asked."""
+    where = ["status != 'deleted'"]
+    args: list[Any] = []
+    if owner is not None:
+        where.append("owner = ?")
+        args.append(owner)
+    if place is not None:
+        where.append("place = ?")
+        args.append(place)
+    if active_only:
+        where.append("status = 'active'")
+    return " AND ".join(where), args
+
+
 class Store:
     """Every query roveit makes; one instance per process."""
 
@@ -198,23 +215,17 @@ class Store:
     async def list_modules(
         self, *, owner: str | None = None, place: str | None = None, active_only: bool = False
     ) -> list[ModuleRecord]:
-        where = ["status != 'deleted'"]
-        args: list[Any] = []
-        if owner is not None:
-            where.append("owner = ?")
-            args.append(owner)
-        if place is not None:
-            where.append("place = ?")
-            args.append(place)
-        if active_only:
-            where.append("status = 'active'")
-        sql = f"SELECT {MODULE_COLUMNS} FROM modules WHERE {' AND '.join(where)} ORDER BY id"
+        where, args = _module_filter(owner, place, active_only)
+        sql = f"SELECT {MODULE_COLUMNS} FROM modules WHERE {where} ORDER BY id"
         async with self._conn.execute(sql, args) as cur:
             rows = await cur.fetchall()
         return [ModuleRecord(*row) for row in rows]
 
     async def count_modules(self, *, owner: str | None = None, place: str | None = None) -> int:
-        return len(await self.list_modules(owner=owner, place=place))
+        where, args = _module_filter(owner, place, False)
+        async with self._conn.execute(f"SELECT COUNT(*) FROM modules WHERE {where}", args) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
 
     async def update_module(
         self,
