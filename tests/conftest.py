@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# CI replays the same examples every run (a submission must not land or fail by chance);
+# developers' runs keep exploring new ones, and the examples that fail are kept as
+# explicit @example cases.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_REDDIT = ROOT.parent / "shared" / "reddit"
