@@ -166,7 +166,7 @@ async def build_bot(settings: Settings, *, say: Callable[[str], None] | None = N
 
     ctx = Context(
         store=store,
-        items=KeptItems(store),
+        items=KeptItems(store, fetch=reddit.fetch),
         clock=time.time,
         status=engine,
         check_actions=action_checker(settings),

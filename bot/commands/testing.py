@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.commands.base import Caller, CommandError, Context, Reply
@@ -14,6 +16,10 @@ from bot.grammar import ast
 from bot.grammar.errors import RuleSyntaxError
 from bot.grammar.parser import parse_rule
 from bot.store.db import Store
+
+log = logging.getLogger(__name__)
+
+Fetch = Callable[[str], Awaitable[dict[str, Any] | None]]
 
 DEFAULT_BACKTEST = 1000
 MAX_BACKTEST = 10_000
@@ -50,8 +56,9 @@ def target_fullnames(target: str) -> list[str]:
 class KeptItems:
     """Items for test/backtest: those the engine kept, else the bundled sample."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, fetch: Fetch | None = None) -> None:
         self._store = store
+        self._fetch = fetch  # asks Reddit for an item the engine has not kept
         self._sample: list[dict[str, Any]] | None = None
 
     def _bundled(self) -> list[dict[str, Any]]:
@@ -72,7 +79,13 @@ class KeptItems:
             data = thing["data"]
             if thing.get("kind") == kind and data.get("id") == item_id:
                 return thing
-        return None
+        if self._fetch is None:
+            return None
+        try:
+            return await self._fetch(fullname)
+        except Exception as exc:  # Reddit unreachable: the item is simply not found
+            log.warning("could not fetch %s from Reddit: %s", fullname, exc)
+            return None
 
 
 async def _rule_of(
@@ -116,7 +129,7 @@ async def test(ctx: Context, command: ast.Test, caller: Caller) -> Reply:
                 break
         if thing is None:
             raise CommandError(
-                f"I have not seen {command.target} (test looks among the items the engine kept)."
+                f"I could not find {command.target} among the items the engine kept or on Reddit."
             )
         try:
             item = item_from_thing(thing)

@@ -309,6 +309,13 @@ class AsyncprawReddit:
         source = subreddit.new if STREAM_PATHS[stream] == "new" else subreddit.comments
         return [thing_of(obj) async for obj in source(limit=limit, params=params)]
 
+    async def fetch(self, fullname: str) -> Thing | None:
+        """One post or comment by fullname (``/api/info``), for ``test ... on URL``."""
+        async for obj in self.reddit.info(fullnames=[fullname]):
+            if isinstance(obj, Submission | Comment):
+                return thing_of(obj)
+        return None
+
     # ---- actions
 
     async def _target(self, thing_id: str) -> Submission | Comment | Message:

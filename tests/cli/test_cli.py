@@ -173,7 +173,7 @@ def test_every_command_through_the_terminal_chat(tmp_path: Path) -> None:
     assert "#1" in out and "#2" in out
     assert "Module #1 now reads:" in out and 'title contains "dog"' in out
     assert "Module #1 is paused." in out and "Module #1 is running again." in out
-    assert "I have not seen t3_nope" in out
+    assert "I could not find t3_nope" in out
     assert "matches" in out and "of the last 50 items" in out
     assert "roveit status" in out and "active modules" in out
     assert "Heartbeat here every 10m" in out and "Heartbeat off." in out

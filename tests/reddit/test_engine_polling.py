@@ -42,3 +42,24 @@ async def test_items_kept_before_a_crash_in_the_first_batch_are_matched_on_recov
     assert sorted(r.item for r in await world.store.history(1)) == ["t3_k0", "t3_k1", "t3_k2"]
     assert await world.store.get_position("posts") == ("t3_k2", 0.0)
     assert await world.engine.recover() == 0  # the position moved: nothing is matched twice
+
+
+async def test_test_on_a_url_the_engine_has_not_seen_asks_reddit(world: World) -> None:
+    from bot.commands.dispatch import handle_text
+    from bot.commands.testing import KeptItems
+    from tests.reddit.harness import reddit_caller
+
+    name = world.post("python", "asyncio tips", author="poster_9")
+    post_id = name.partition("_")[2]
+    world.ctx.items = KeptItems(world.store, fetch=world.reddit.fetch)
+    url = f"https://www.reddit.com/r/python/comments/{post_id}/asyncio_tips/"
+    reply = await handle_text(
+        f'test on posts if title contains "asyncio" then log on {url}',
+        reddit_caller("alice_test"),
+        world.ctx,
+    )
+    assert reply.text.startswith("✅") and name in reply.text, reply
+    missing = await handle_text(
+        "test on posts then log on t3_zzzzzz", reddit_caller("alice_test"), world.ctx
+    )
+    assert missing.error and "could not find t3_zzzzzz" in missing.text
