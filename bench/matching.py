@@ -112,7 +112,7 @@ def build(engine: str, rules: Sequence[ast.Rule]) -> Matcher:
 
 def fresh(items: Sequence[Item]) -> list[Item]:
     """Copies with empty casefold caches, so every pass pays for folding as a live item does."""
-    return [replace(item, _folded={}) for item in items]
+    return [replace(item, _folded={}, _encoded={}) for item in items]
 
 
 def run(

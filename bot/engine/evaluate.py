@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from bot.engine.item import Item
+from bot.engine.literals import folded_literals, literal_alternatives
 from bot.engine.regex import compile_regex
 from bot.grammar import ast
 
@@ -93,6 +94,30 @@ def _word_any(haystack: str, needles: tuple[str, ...]) -> bool:
     return any(find_word(haystack, n) >= 0 for n in needles)
 
 
+def _regex_test(test: ast.Matches) -> Predicate:
+    """RE2 over the field's UTF-8 bytes (the same yes/no, without offset decoding), run
+    only when the casefolded field holds one of the literals every match must contain;
+    a case-sensitive ``/cat|dog/`` is a substring search, without RE2."""
+    name, search = test.field, compile_regex(test.pattern, test.flags).search
+    alternatives = None if "i" in test.flags else literal_alternatives(test.pattern)
+    if alternatives is not None:
+        if name == "text" and not any("\n" in a for a in alternatives):
+            # text is title + "\n" + body, and no alternative spans the line break
+            return lambda item: (
+                _contains_any(item.title, alternatives) or _contains_any(item.body, alternatives)
+            )
+        return lambda item: _contains_any(item.field_text(name), alternatives)
+    literals = folded_literals(test.pattern)
+    if literals is None:
+        return lambda item: search(item.encoded(name)) is not None
+    if len(literals) == 1:
+        literal = literals[0]
+        return lambda item: literal in item.folded(name) and search(item.encoded(name)) is not None
+    return lambda item: (
+        _contains_any(item.folded(name), literals) and search(item.encoded(name)) is not None
+    )
+
+
 def compile_condition(cond: ast.Condition) -> Predicate:
     """A predicate for one condition tree (iterative enough for the depth limit of 20)."""
     match cond:
@@ -100,10 +125,8 @@ def compile_condition(cond: ast.Condition) -> Predicate:
             return _text_test(cond)
         case ast.Empty(field=name):
             return lambda item: item.field_text(name) == ""
-        case ast.Matches(field=name, pattern=pattern, flags=flags):
-            # Searching the UTF-8 bytes gives the same yes/no and skips re2's offset decoding.
-            search = compile_regex(pattern, flags).search
-            return lambda item: search(item.field_text(name).encode()) is not None
+        case ast.Matches():
+            return _regex_test(cond)
         case ast.Compare(field=name, op=op, value=value):
             compare = _COMPARE[op]
             return lambda item: compare(item.number(name), value)
@@ -113,13 +136,13 @@ def compile_condition(cond: ast.Condition) -> Predicate:
             inner = compile_condition(operand)
             return lambda item: not inner(item)
         case ast.And(operands=operands):
-            parts = tuple(compile_condition(o) for o in _cheapest_first(operands))
+            parts = tuple(compile_condition(o) for o in cheapest_first(operands))
             if len(parts) == 2:
                 first, second = parts
                 return lambda item: first(item) and second(item)
             return lambda item: all(p(item) for p in parts)
         case ast.Or(operands=operands):
-            parts = tuple(compile_condition(o) for o in _cheapest_first(operands))
+            parts = tuple(compile_condition(o) for o in cheapest_first(operands))
             if len(parts) == 2:
                 first, second = parts
                 return lambda item: first(item) or second(item)
@@ -148,7 +171,7 @@ def _cost(cond: ast.Condition) -> int:
     return 10
 
 
-def _cheapest_first(operands: tuple[ast.Condition, ...]) -> list[ast.Condition]:
+def cheapest_first(operands: tuple[ast.Condition, ...]) -> list[ast.Condition]:
     """Operands of ``and``/``or`` in the order cheapest first. Every predicate here is pure
     and total on a normalized item, so the order changes the time, never the answer."""
     return sorted(operands, key=_cost)

@@ -29,10 +29,17 @@ from typing import Any, Literal, Protocol
 import ahocorasick
 import re2
 
-from bot.engine.evaluate import CompiledRule, compile_rule, folded_values
+from bot.engine.evaluate import (
+    CompiledRule,
+    cheapest_first,
+    compile_condition,
+    compile_rule,
+    find_word,
+    folded_values,
+)
 from bot.engine.item import Item
-from bot.engine.regex import _options as regex_options
-from bot.engine.regex import compile_regex
+from bot.engine.literals import required_literals
+from bot.engine.regex import compile_regex, options_for, source_for
 from bot.grammar import ast
 
 # An atom: ("contains", field, needle), ("equals", field, value) or
@@ -52,222 +59,6 @@ ALL = None  # the subreddit key of modules that watch every subreddit
 _second = operator.itemgetter(1)
 _OTHER_KINDS = frozenset({"at_least", "at_most", "flag"})  # tested per bucket, not scanned
 _NO_HITS: frozenset[int] = frozenset()
-
-
-# ---- required literals of a regular expression --------------------------------------
-
-
-class _Unsure(Exception):
-    """Syntax the literal extractor does not model: the regex is indexed whole instead."""
-
-
-_ESCAPED_CHARS = {"a": "\a", "f": "\f", "t": "\t", "n": "\n", "r": "\r", "v": "\v"}
-_CLASS_ESCAPES = set("dDsSwW")
-_ZERO_WIDTH_ESCAPES = set("bBAz")
-
-
-@dataclass(slots=True)
-class _Piece:
-    """One atom of a regex: a literal character, any other one-character thing, or a group."""
-
-    char: str | None = None
-    group: frozenset[str] | None = None
-    is_group: bool = False
-    zero_width: bool = False
-
-
-class _RegexScanner:
-    """A conservative reader of RE2 syntax that finds literals every match must contain."""
-
-    def __init__(self, pattern: str) -> None:
-        self.p = pattern
-        self.i = 0
-
-    def peek(self) -> str:
-        return self.p[self.i] if self.i < len(self.p) else ""
-
-    def alternation(self) -> frozenset[str] | None:
-        branches = [self.sequence()]
-        while self.peek() == "|":
-            self.i += 1
-            branches.append(self.sequence())
-        if any(b is None for b in branches):
-            return None
-        return frozenset().union(*(b for b in branches if b is not None))
-
-    def sequence(self) -> frozenset[str] | None:
-        options: list[frozenset[str]] = []
-        run: list[str] = []
-
-        def close() -> None:
-            if run:
-                options.append(frozenset({"".join(run)}))
-                run.clear()
-
-        while self.peek() not in ("", "|", ")"):
-            piece = self.piece()
-            low, high = self.quantifier()
-            if piece.zero_width or low == 0:
-                close()
-            elif piece.is_group:
-                close()
-                if piece.group is not None:
-                    options.append(piece.group)
-            elif piece.char is not None:
-                run.append(piece.char)
-                if high != 1:
-                    close()
-            else:
-                close()
-        close()
-        return max(options, key=_literal_strength) if options else None
-
-    def quantifier(self) -> tuple[int, int | None]:
-        ch = self.peek()
-        if ch in ("*", "+", "?"):
-            self.i += 1
-            low, high = {"*": (0, None), "+": (1, None), "?": (0, 1)}[ch]
-        elif ch == "{" and (bounds := self._braces()) is not None:
-            low, high = bounds
-        else:
-            return 1, 1
-        if self.peek() == "?":
-            self.i += 1
-        if self.peek() in ("*", "+", "?") or (self.peek() == "{" and self._is_repeat()):
-            raise _Unsure("stacked repetition")
-        return low, high
-
-    def _is_repeat(self) -> bool:
-        save = self.i
-        try:
-            return self._braces() is not None
-        finally:
-            self.i = save
-
-    def _braces(self) -> tuple[int, int | None] | None:
-        end = self.p.find("}", self.i)
-        if end < 0:
-            return None
-        body = self.p[self.i + 1 : end]
-        low_text, comma, high_text = body.partition(",")
-        if not low_text.isdigit() or not (high_text == "" or high_text.isdigit()):
-            return None
-        if not low_text.isascii() or not high_text.isascii():
-            return None
-        self.i = end + 1
-        low = int(low_text)
-        if not comma:
-            return low, low
-        return low, int(high_text) if high_text else None
-
-    def piece(self) -> _Piece:
-        ch = self.peek()
-        if ch == "(":
-            return self.group()
-        if ch == "[":
-            self.char_class()
-            return _Piece()
-        if ch == ".":
-            self.i += 1
-            return _Piece()
-        if ch in ("^", "$"):
-            self.i += 1
-            return _Piece(zero_width=True)
-        if ch == "\\":
-            return self.escape()
-        if ch in ("*", "+", "?"):
-            raise _Unsure("repetition without an operand")
-        self.i += 1
-        return _Piece(char=ch)
-
-    def group(self) -> _Piece:
-        self.i += 1
-        if self.p.startswith("?", self.i):
-            self.i += 1
-            if self.p.startswith("P<", self.i) or self.peek() == "<":
-                end = self.p.find(">", self.i)
-                if end < 0:
-                    raise _Unsure("unterminated group name")
-                self.i = end + 1
-            else:
-                while self.peek().isalpha() or self.peek() == "-":
-                    self.i += 1
-                if self.peek() == ")":
-                    self.i += 1
-                    return _Piece(zero_width=True)
-                if self.peek() != ":":
-                    raise _Unsure("unknown group syntax")
-                self.i += 1
-        inner = self.alternation()
-        if self.peek() != ")":
-            raise _Unsure("unbalanced parenthesis")
-        self.i += 1
-        return _Piece(group=inner, is_group=True)
-
-    def char_class(self) -> None:
-        self.i += 1
-        if self.peek() == "^":
-            self.i += 1
-        if self.peek() == "]":
-            self.i += 1
-        while True:
-            ch = self.peek()
-            if ch == "":
-                raise _Unsure("unterminated character class")
-            if ch == "]":
-                self.i += 1
-                return
-            if ch == "\\":
-                self.i += 2
-            elif self.p.startswith("[:", self.i):
-                end = self.p.find(":]", self.i + 2)
-                if end < 0:
-                    raise _Unsure("unterminated named class")
-                self.i = end + 2
-            else:
-                self.i += 1
-
-    def escape(self) -> _Piece:
-        nxt = self.p[self.i + 1 : self.i + 2]
-        self.i += 2
-        if nxt == "":
-            raise _Unsure("trailing backslash")
-        if nxt in _ZERO_WIDTH_ESCAPES:
-            return _Piece(zero_width=True)
-        if nxt in _CLASS_ESCAPES:
-            return _Piece()
-        if nxt in ("p", "P"):
-            if self.peek() == "{":
-                end = self.p.find("}", self.i)
-                if end < 0:
-                    raise _Unsure("unterminated unicode class")
-                self.i = end + 1
-            else:
-                self.i += 1
-            return _Piece()
-        if nxt in _ESCAPED_CHARS:
-            return _Piece(char=_ESCAPED_CHARS[nxt])
-        if nxt.isascii() and not nxt.isalnum():
-            return _Piece(char=nxt)
-        raise _Unsure(f"escape \\{nxt}")
-
-
-def _literal_strength(options: frozenset[str]) -> tuple[int, int]:
-    return min(len(s.casefold()) for s in options), -len(options)
-
-
-def required_literals(pattern: str) -> frozenset[str] | None:
-    """Strings (as written) one of which every match of ``pattern`` contains, up to
-    case; None when none can be named. Case folds with RE2's ``i`` flag are covered
-    because a case-insensitive match casefolds to the casefolded literal."""
-    scanner = _RegexScanner(pattern)
-    try:
-        found = scanner.alternation()
-    except _Unsure:
-        return None
-    if scanner.i != len(pattern):
-        return None
-    return found
 
 
 # ---- what a condition requires ---------------------------------------------------------
@@ -431,7 +222,7 @@ class _SetScanner:
 
 
 def _set_options(flags: str = "") -> Any:
-    options = regex_options(flags)
+    options = options_for(flags)
     options.max_mem = SET_MAX_MEM
     return options
 
@@ -464,7 +255,10 @@ def _regex_probe(flags: str) -> Callable[[str, str], bool]:
 def _regex_scanner(flags: str) -> Callable[[dict[int, str]], _Scanner]:
     def build(entries: dict[int, str]) -> _Scanner:
         return _SetScanner(
-            entries, options=_set_options(flags), to_pattern=str, probe=_regex_probe(flags)
+            entries,
+            options=_set_options(flags),
+            to_pattern=lambda pattern: source_for(pattern, flags),
+            probe=_regex_probe(flags),
         )
 
     return build
@@ -586,9 +380,10 @@ class _Bucket:
     """The modules of one scope (stream, casefolded subreddit or ALL), by what brings them
     to evaluation: always, an automaton or equality atom, a number, or a flag."""
 
-    __slots__ = ("always", "postings", "numbers", "flags")
+    __slots__ = ("always", "postings", "numbers", "flags", "scanning")
 
     def __init__(self) -> None:
+        self.scanning = 0  # modules whose conditions read the atoms that hit
         self.always: set[int] = set()
         self.postings: dict[int, set[int]] = {}
         self.numbers: dict[tuple[str, str], _Thresholds] = {}  # (at_least|at_most, field)
@@ -641,6 +436,50 @@ class _Module:
     atoms: tuple[int, ...]  # automaton and equality atoms
     others: tuple[AtomKey, ...]  # numeric and flag atoms; no atoms at all: always evaluated
     scopes: tuple[Scope, ...]
+    leaf_atoms: tuple[int, ...]  # atoms its guarded condition reads from the hits
+
+
+# A condition decided with the atoms that hit the item: a text test none of whose atoms hit
+# is false without looking at the text, and one its atoms decide exactly is true when
+# one of them hits. Anything else is asked of the evaluator's own predicate.
+Guarded = Callable[[Item, AbstractSet[int]], bool]
+
+
+def _exact(cond: ast.Condition, needed: Requirement) -> bool:
+    """Whether a hit of one of the test's atoms (its ``requirement``) means the test holds:
+    a plain ``contains`` (its needles are the atoms), ``is`` and ``is empty`` (equality
+    atoms), and a regex without a literal (the atom is the regex itself, searched in the
+    same field: items are normalized, so RE2 always gets valid UTF-8). ``contains all``,
+    prefixes, suffixes and regexes with literals only narrow it down."""
+    if isinstance(cond, ast.Empty):
+        return True
+    if isinstance(cond, ast.Matches):
+        return all(key[0] == "regex" for key in needed)
+    return isinstance(cond, ast.TextTest) and cond.op in ("contains", "is")
+
+
+def _words(checks: tuple[tuple[int, str, str], ...]) -> Guarded:
+    """``contains word``: the word is looked for only in the fields whose atom for it hit
+    (a word of ``text`` is a word of the title or of the body: the line break between them
+    is a boundary, and a needle without one cannot span it)."""
+    return lambda item, hits: any(
+        atom in hits and find_word(item.folded(name), needle) >= 0 for atom, name, needle in checks
+    )
+
+
+def _guard(atoms: AbstractSet[int], exact: bool, decide: Callable[[Item], bool]) -> Guarded:
+    if len(atoms) == 1:
+        (atom,) = atoms
+        if exact:
+            return lambda item, hits: atom in hits
+        return lambda item, hits: atom in hits and decide(item)
+    if exact:
+        return lambda item, hits: not atoms.isdisjoint(hits)
+    return lambda item, hits: not atoms.isdisjoint(hits) and decide(item)
+
+
+def _unguarded(decide: Callable[[Item], bool]) -> Guarded:
+    return lambda item, hits: decide(item)
 
 
 class IndexedMatcher:
@@ -661,7 +500,7 @@ class IndexedMatcher:
         self._modules: dict[int, _Module] = {}
         # Candidates come only from the item's own scope buckets, so the condition alone
         # decides (CompiledRule.matches would re-check the scope).
-        self._conditions: dict[int, Callable[[Item], bool]] = {}
+        self._conditions: dict[int, Guarded] = {}
         self._atom_ids: dict[AtomKey, int] = {}
         self._atom_keys: dict[int, AtomKey] = {}
         self._refs: dict[int, int] = {}
@@ -687,12 +526,18 @@ class IndexedMatcher:
         atoms = tuple(sorted(self._acquire(k) for k in needed if k[0] not in _OTHER_KINDS))
         subreddits = tuple(sorted(compiled.subreddits)) or (ALL,)
         scopes = tuple((stream, sub) for stream in sorted(compiled.streams) for sub in subreddits)
-        self._modules[module_id] = _Module(compiled, atoms, others, scopes)
-        self._conditions[module_id] = compiled.condition
+        leaf_atoms: list[int] = []
+        guarded = self._guarded(rule.condition, leaf_atoms) if rule.condition else None
+        if guarded is None or not leaf_atoms:
+            guarded = _unguarded(compiled.condition)
+        self._conditions[module_id] = guarded
+        self._modules[module_id] = _Module(compiled, atoms, others, scopes, tuple(leaf_atoms))
         for scope in scopes:
             bucket = self._buckets.get(scope)
             if bucket is None:
                 bucket = self._buckets[scope] = _Bucket()
+            if atoms or leaf_atoms:  # its items must be scanned
+                bucket.scanning += 1
             if not needed:
                 bucket.always.add(module_id)
             for atom in atoms:
@@ -707,6 +552,8 @@ class IndexedMatcher:
         del self._conditions[module_id]
         for scope in module.scopes:
             bucket = self._buckets[scope]
+            if module.atoms or module.leaf_atoms:
+                bucket.scanning -= 1
             bucket.always.discard(module_id)
             for atom in module.atoms:
                 _discard(bucket.postings, atom, module_id)
@@ -714,8 +561,34 @@ class IndexedMatcher:
                 bucket.remove_other(key, module_id)
             if not bucket:
                 del self._buckets[scope]
-        for atom in module.atoms:
+        for atom in (*module.atoms, *module.leaf_atoms):
             self._release(atom)
+
+    def _guarded(self, cond: ast.Condition, acquired: list[int]) -> Guarded:
+        """``cond`` as a Guarded predicate; the atoms it reads are acquired (and listed)."""
+        match cond:
+            case ast.TextTest() | ast.Empty() | ast.Matches():
+                decide = compile_condition(cond)
+                needed = requirement(cond)
+                if needed is None:
+                    return _unguarded(decide)
+                if isinstance(cond, ast.TextTest) and cond.op == "contains_word":
+                    checks = tuple((self._acquire(key), key[1], key[2]) for key in needed)
+                    acquired.extend(atom for atom, _, _ in checks)
+                    return _words(checks)
+                atoms = frozenset(self._acquire(key) for key in needed)
+                acquired.extend(atoms)
+                return _guard(atoms, _exact(cond, needed), decide)
+            case ast.Not(operand=operand):
+                inner = self._guarded(operand, acquired)
+                return lambda item, hits: not inner(item, hits)
+            case ast.And(operands=operands):
+                parts = tuple(self._guarded(o, acquired) for o in cheapest_first(operands))
+                return lambda item, hits: all(p(item, hits) for p in parts)
+            case ast.Or(operands=operands):
+                parts = tuple(self._guarded(o, acquired) for o in cheapest_first(operands))
+                return lambda item, hits: any(p(item, hits) for p in parts)
+        return _unguarded(compile_condition(cond))
 
     def _acquire(self, key: AtomKey) -> int:
         atom = self._atom_ids.get(key)
@@ -800,9 +673,9 @@ class IndexedMatcher:
             index.scan(item.field_text(name), found)
         return found
 
-    def candidates(self, item: Item) -> set[int]:
+    def candidates(self, item: Item) -> tuple[set[int], AbstractSet[int]]:
         """Modules worth evaluating: those of the item's scope buckets whose atoms hit, or
-        that are evaluated on every item of their scope."""
+        that are evaluated on every item of their scope; and the atoms that hit."""
         if self._pending:
             self._waited += 1
             if self._pending > self._tail_max or self._waited >= self._tail_wait:
@@ -812,20 +685,21 @@ class IndexedMatcher:
         found: set[int] = set()
         everywhere, here = get((stream, ALL)), get((stream, item.folded("subreddit")))
         if everywhere is None and here is None:
-            return found
-        scanned = (everywhere is not None and everywhere.postings) or (
-            here is not None and here.postings
+            return found, _NO_HITS
+        scanned = (everywhere is not None and everywhere.scanning) or (
+            here is not None and here.scanning
         )
         hits = self.hits(item) if scanned else _NO_HITS
         if everywhere is not None:
             everywhere.collect(item, hits, found)
         if here is not None:
             here.collect(item, hits, found)
-        return found
+        return found, hits
 
     def match(self, item: Item) -> list[int]:
         conditions = self._conditions
-        return [mid for mid in sorted(self.candidates(item)) if conditions[mid](item)]
+        found, hits = self.candidates(item)
+        return [mid for mid in sorted(found) if conditions[mid](item, hits)]
 
     def stats(self) -> dict[str, int]:
         """Sizes, for ``status`` and the benchmark."""

@@ -68,6 +68,7 @@ class Item:
     permalink: str
     created_utc: float
     _folded: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    _encoded: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def fullname(self) -> str:
@@ -100,6 +101,15 @@ class Item:
             cached = self.field_text(name).casefold()
         self._folded[name] = cached
         return cached
+
+    def encoded(self, name: str) -> bytes:
+        """The UTF-8 bytes of a text field, as written, computed once per item (RE2 searches
+        bytes without decoding offsets back into characters)."""
+        try:
+            return self._encoded[name]
+        except KeyError:
+            cached = self._encoded[name] = self.field_text(name).encode()
+            return cached
 
     def number(self, name: str) -> int:
         return self.score if name == "score" else self.comments

@@ -15,18 +15,20 @@ class RegexError(ValueError):
     """A pattern RE2 cannot compile; ``str()`` says why in words."""
 
 
-def _options(flags: str) -> Any:
+def options_for(flags: str) -> Any:
+    """RE2 options for the ``i`` and ``s`` flags; ``m`` is written into the pattern."""
     options = re2.Options()
     options.log_errors = False
     options.max_mem = MAX_PROGRAM_MEMORY
     options.case_sensitive = "i" not in flags
     options.dot_nl = "s" in flags
-    if "m" in flags:
-        options.posix_syntax = True
-        options.one_line = False
-        options.perl_classes = True
-        options.word_boundary = True
     return options
+
+
+def source_for(pattern: str, flags: str) -> str:
+    """The pattern as RE2 compiles it: ``m`` (``^`` and ``$`` at every line) is RE2's own
+    ``(?m)``, which keeps the whole Perl syntax (inline flags, lazy repetition) usable."""
+    return "(?m)" + pattern if "m" in flags else pattern
 
 
 def _explain(exc: Exception) -> str:
@@ -50,6 +52,6 @@ def compile_regex(pattern: str, flags: str = "") -> Any:
     if bad:
         raise RegexError(f"unknown flag {''.join(sorted(bad))!r}; flags are i, m and s")
     try:
-        return re2.compile(pattern, _options(flags))
+        return re2.compile(source_for(pattern, flags), options_for(flags))
     except re2.error as exc:
         raise RegexError(_explain(exc)) from None

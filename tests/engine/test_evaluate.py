@@ -11,9 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.engine.evaluate import compile_rule, explain, match_text
 from bot.engine.item import Item, item_from_thing
+from bot.engine.regex import compile_regex
 from bot.grammar.parser import parse_rule
 
 Oracle = Callable[[dict[str, Any], str], bool]
@@ -210,3 +213,28 @@ def test_notify_channel_outside_discord_is_labelled_and_sent_here() -> None:
         record = ModuleRecord(1, f"{chat}:u", None, chat, "g1", "c1", "", "active", None, 0.0, 0.0)
         [(action, payload)] = build_actions(LoadedModule(record, rule), _item(title="Hi"))
         assert (action, payload["target"]["kind"], payload["text"]) == ("notify", kind, text)
+
+
+REGEX_PIECES = ["cat", "Cat", "dog", "ß", "SS", "İ", "ǅ", "😀", " ", "-", "a.b", "x", "é"]
+TEXT_PIECES = [*REGEX_PIECES, "CAT", "cAt", "DOG", "ss", "i̇", "ǆ", "Ǆ", "\n", "aXb", "ÉS", "s"]
+
+
+@settings(max_examples=300)
+@given(
+    words=st.lists(st.sampled_from(REGEX_PIECES), min_size=1, max_size=3),
+    shape=st.sampled_from(["{}", "{}|{}", r"\b{}\b", "{}s?", "^{}", "{}$", "(?i){}", "{}.{}"]),
+    flags=st.sampled_from(["", "i", "m", "s"]),
+    name=st.sampled_from(["title", "body", "text"]),
+    title=st.lists(st.sampled_from(TEXT_PIECES), max_size=6).map("".join),
+    body=st.lists(st.sampled_from(TEXT_PIECES), max_size=6).map("".join),
+)
+def test_regex_shortcuts_answer_as_re2_does(
+    words: list[str], shape: str, flags: str, name: str, title: str, body: str
+) -> None:
+    """The literal pre-check and the substring search that stands in for ``/cat|dog/``
+    must say what RE2's own search says, whatever the case, flags and field."""
+    pattern = shape.format(*(words * 2)[: shape.count("{}")])
+    rule = compile_rule(parse_rule(f"on posts if {name} matches /{pattern}/{flags} then log"))
+    item = _item(title=title, selftext=body)
+    expected = compile_regex(pattern, flags).search(item.field_text(name)) is not None
+    assert rule.matches(item) is expected

@@ -12,8 +12,9 @@ import re2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.engine.index import IndexedMatcher, required_literals, requirement
+from bot.engine.index import IndexedMatcher, requirement
 from bot.engine.item import Item, ItemError, item_from_thing
+from bot.engine.literals import required_literals
 from bot.engine.matcher import PlainMatcher
 from bot.engine.regex import RegexError, compile_regex
 from bot.grammar import ast
