@@ -19,9 +19,8 @@ nothing, until a rebuild drops them.
 from __future__ import annotations
 
 import bisect
-import math
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -29,27 +28,19 @@ from typing import Any, Literal, Protocol
 import ahocorasick
 import re2
 
+from bot.engine.atoms import OTHER_KINDS, AtomKey, requirement
 from bot.engine.evaluate import (
     CompiledRule,
-    cheapest_first,
-    compile_condition,
     compile_rule,
-    find_word,
-    folded_values,
 )
+from bot.engine.guarded import Guarded, guarded
 from bot.engine.item import Item
-from bot.engine.literals import required_literals
 from bot.engine.regex import compile_regex, options_for, source_for
 from bot.grammar import ast
 
-# An atom: ("contains", field, needle), ("equals", field, value) or
-# ("regex", field, flags, pattern). Needles and values are casefolded.
-AtomKey = tuple[str, ...]
-Requirement = frozenset[AtomKey]
 Automaton = Literal["aho", "re2"]
 Scope = tuple[str, str | None]  # (stream, casefolded subreddit, or ALL for every one)
 
-MIN_NEEDLE = 2  # a one-character needle hits nearly every item: not worth indexing
 TAIL_MAX = 32  # new atoms probed one by one before they are compiled ...
 TAIL_WAIT = 256  # ... or until this many items have been matched
 RECENT_MIN = 512  # the recent automaton may grow to max(this, main / 4) atoms
@@ -57,108 +48,7 @@ SET_MAX_MEM = 256 << 20  # RE2 set memory; a set that still runs out is probed o
 ALL = None  # the subreddit key of modules that watch every subreddit
 
 _second = operator.itemgetter(1)
-_OTHER_KINDS = frozenset({"at_least", "at_most", "flag"})  # tested per bucket, not scanned
 _NO_HITS: frozenset[int] = frozenset()
-
-
-# ---- what a condition requires ---------------------------------------------------------
-
-
-def _atom_cost(atom: AtomKey) -> float:
-    """A rough chance that the atom hits a random item, to pick the rarest requirement."""
-    kind, value = atom[0], atom[-1]
-    if kind == "equals":
-        return 0.9 if value == "" else 0.01
-    if kind == "regex":
-        return 0.3
-    if kind == "flag":
-        return _FLAG_COST.get(value, 0.3)
-    if kind == "at_least":  # the higher the bound, the rarer; text is preferred all the same
-        return max(0.2, 1.0 - 0.2 * math.log10(max(int(value), 1)))
-    if kind == "at_most":
-        return 0.9
-    return {1: 0.6, 2: 0.5, 3: 0.2, 4: 0.1}.get(len(value), 0.05)
-
-
-_FLAG_COST = {"spoiler": 0.05, "nsfw": 0.1, "self": 0.4}
-
-
-def _cost(requirement: Requirement) -> float:
-    return sum(_atom_cost(a) for a in requirement)
-
-
-def _indexable_needle(needle: str) -> bool:
-    """One ASCII character hits nearly every item; one emoji or other rare character does not."""
-    return len(needle) >= MIN_NEEDLE or (needle != "" and not needle.isascii())
-
-
-def _contains_atoms(name: str, needles: Iterable[str]) -> Requirement:
-    """``text`` is title + "\n" + body, so a needle without a line break is in the text
-    exactly when it is in the title or the body: scanning those two is enough."""
-    atoms: set[AtomKey] = set()
-    for needle in needles:
-        if name == "text" and "\n" not in needle:
-            atoms.update((("contains", "title", needle), ("contains", "body", needle)))
-        else:
-            atoms.add(("contains", name, needle))
-    return frozenset(atoms)
-
-
-def _text_requirement(test: ast.TextTest) -> Requirement | None:
-    needles = folded_values(test)
-    if test.op == "is":
-        return frozenset(("equals", test.field, n) for n in needles)
-    if test.op == "contains_all":
-        needles = (max(needles, key=len),)
-    if not needles or not all(map(_indexable_needle, needles)):
-        return None
-    return _contains_atoms(test.field, needles)
-
-
-def _regex_requirement(test: ast.Matches) -> Requirement:
-    literals = required_literals(test.pattern)
-    if literals is not None:
-        needles = {lit.casefold() for lit in literals}
-        if all(map(_indexable_needle, needles)):
-            return _contains_atoms(test.field, needles)
-    return frozenset({("regex", test.field, test.flags, test.pattern)})
-
-
-def _compare_requirement(test: ast.Compare) -> Requirement | None:
-    """``score >= 10`` needs score at least 10; ``!=`` excludes one value and needs nothing."""
-    bound = {">=": 0, ">": 1, "=": 0}.get(test.op)
-    if bound is not None:
-        return frozenset({("at_least", test.field, str(test.value + bound))})
-    bound = {"<=": 0, "<": -1}.get(test.op)
-    if bound is not None:
-        return frozenset({("at_most", test.field, str(test.value + bound))})
-    return None
-
-
-def requirement(cond: ast.Condition | None) -> Requirement | None:
-    """Atoms one of which must hit for ``cond`` to hold; None when no such set exists.
-    Numeric atoms (``at_least``/``at_most``, the bound as text) and ``flag`` atoms are
-    tested per scope bucket (sorted thresholds, flag sets), not by the automata."""
-    match cond:
-        case ast.Compare():
-            return _compare_requirement(cond)
-        case ast.Flag(name=name):
-            return frozenset({("flag", name)})
-        case ast.TextTest():
-            return _text_requirement(cond)
-        case ast.Empty(field=name):
-            return frozenset({("equals", name, "")})
-        case ast.Matches():
-            return _regex_requirement(cond)
-        case ast.And(operands=operands):
-            options = [r for r in map(requirement, operands) if r is not None]
-            return min(options, key=_cost) if options else None
-        case ast.Or(operands=operands):
-            parts = [requirement(o) for o in operands]
-            if not parts or any(p is None for p in parts):
-                return None
-            return frozenset().union(*(p for p in parts if p is not None))
-    return None
 
 
 # ---- scanners: one compiled multi-pattern search ------------------------------------
@@ -439,49 +329,6 @@ class _Module:
     leaf_atoms: tuple[int, ...]  # atoms its guarded condition reads from the hits
 
 
-# A condition decided with the atoms that hit the item: a text test none of whose atoms hit
-# is false without looking at the text, and one its atoms decide exactly is true when
-# one of them hits. Anything else is asked of the evaluator's own predicate.
-Guarded = Callable[[Item, AbstractSet[int]], bool]
-
-
-def _exact(cond: ast.Condition, needed: Requirement) -> bool:
-    """Whether a hit of one of the test's atoms (its ``requirement``) means the test holds:
-    a plain ``contains`` (its needles are the atoms), ``is`` and ``is empty`` (equality
-    atoms), and a regex without a literal (the atom is the regex itself, searched in the
-    same field: items are normalized, so RE2 always gets valid UTF-8). ``contains all``,
-    prefixes, suffixes and regexes with literals only narrow it down."""
-    if isinstance(cond, ast.Empty):
-        return True
-    if isinstance(cond, ast.Matches):
-        return all(key[0] == "regex" for key in needed)
-    return isinstance(cond, ast.TextTest) and cond.op in ("contains", "is")
-
-
-def _words(checks: tuple[tuple[int, str, str], ...]) -> Guarded:
-    """``contains word``: the word is looked for only in the fields whose atom for it hit
-    (a word of ``text`` is a word of the title or of the body: the line break between them
-    is a boundary, and a needle without one cannot span it)."""
-    return lambda item, hits: any(
-        atom in hits and find_word(item.folded(name), needle) >= 0 for atom, name, needle in checks
-    )
-
-
-def _guard(atoms: AbstractSet[int], exact: bool, decide: Callable[[Item], bool]) -> Guarded:
-    if len(atoms) == 1:
-        (atom,) = atoms
-        if exact:
-            return lambda item, hits: atom in hits
-        return lambda item, hits: atom in hits and decide(item)
-    if exact:
-        return lambda item, hits: not atoms.isdisjoint(hits)
-    return lambda item, hits: not atoms.isdisjoint(hits) and decide(item)
-
-
-def _unguarded(decide: Callable[[Item], bool]) -> Guarded:
-    return lambda item, hits: decide(item)
-
-
 class IndexedMatcher:
     """The Matcher for many modules: candidates from per-field automata, then the one evaluator."""
 
@@ -522,15 +369,15 @@ class IndexedMatcher:
             self.remove(module_id)
         compiled = compile_rule(rule)
         needed = requirement(rule.condition) or frozenset()
-        others = tuple(sorted(k for k in needed if k[0] in _OTHER_KINDS))
-        atoms = tuple(sorted(self._acquire(k) for k in needed if k[0] not in _OTHER_KINDS))
+        others = tuple(sorted(k for k in needed if k[0] in OTHER_KINDS))
+        atoms = tuple(sorted(self._acquire(k) for k in needed if k[0] not in OTHER_KINDS))
         subreddits = tuple(sorted(compiled.subreddits)) or (ALL,)
         scopes = tuple((stream, sub) for stream in sorted(compiled.streams) for sub in subreddits)
+        condition: Guarded = _always
         leaf_atoms: list[int] = []
-        guarded = self._guarded(rule.condition, leaf_atoms) if rule.condition else None
-        if guarded is None or not leaf_atoms:
-            guarded = _unguarded(compiled.condition)
-        self._conditions[module_id] = guarded
+        if rule.condition is not None:
+            condition, leaf_atoms = guarded(rule.condition, self._acquire)
+        self._conditions[module_id] = condition
         self._modules[module_id] = _Module(compiled, atoms, others, scopes, tuple(leaf_atoms))
         for scope in scopes:
             bucket = self._buckets.get(scope)
@@ -563,32 +410,6 @@ class IndexedMatcher:
                 del self._buckets[scope]
         for atom in (*module.atoms, *module.leaf_atoms):
             self._release(atom)
-
-    def _guarded(self, cond: ast.Condition, acquired: list[int]) -> Guarded:
-        """``cond`` as a Guarded predicate; the atoms it reads are acquired (and listed)."""
-        match cond:
-            case ast.TextTest() | ast.Empty() | ast.Matches():
-                decide = compile_condition(cond)
-                needed = requirement(cond)
-                if needed is None:
-                    return _unguarded(decide)
-                if isinstance(cond, ast.TextTest) and cond.op == "contains_word":
-                    checks = tuple((self._acquire(key), key[1], key[2]) for key in needed)
-                    acquired.extend(atom for atom, _, _ in checks)
-                    return _words(checks)
-                atoms = frozenset(self._acquire(key) for key in needed)
-                acquired.extend(atoms)
-                return _guard(atoms, _exact(cond, needed), decide)
-            case ast.Not(operand=operand):
-                inner = self._guarded(operand, acquired)
-                return lambda item, hits: not inner(item, hits)
-            case ast.And(operands=operands):
-                parts = tuple(self._guarded(o, acquired) for o in cheapest_first(operands))
-                return lambda item, hits: all(p(item, hits) for p in parts)
-            case ast.Or(operands=operands):
-                parts = tuple(self._guarded(o, acquired) for o in cheapest_first(operands))
-                return lambda item, hits: any(p(item, hits) for p in parts)
-        return _unguarded(compile_condition(cond))
 
     def _acquire(self, key: AtomKey) -> int:
         atom = self._atom_ids.get(key)
@@ -710,6 +531,10 @@ class IndexedMatcher:
             "atoms": len(self._refs),
             "rebuilds": sum(i.rebuilds for i in (*self._contains.values(), *self._regex.values())),
         }
+
+
+def _always(item: Item, hits: AbstractSet[int]) -> bool:
+    return True
 
 
 def _discard(table: dict[Any, set[int]], key: Any, module_id: int) -> None:

@@ -12,7 +12,8 @@ import re2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.engine.index import IndexedMatcher, requirement
+from bot.engine.atoms import requirement
+from bot.engine.index import IndexedMatcher
 from bot.engine.item import Item, ItemError, item_from_thing
 from bot.engine.literals import required_literals
 from bot.engine.matcher import PlainMatcher
@@ -584,3 +585,19 @@ def test_re2_case_folding_never_disagrees_with_casefold() -> None:
                 assert ch.casefold() == other.casefold(), (ch, other)
                 checked += 1
     assert checked > 2000
+
+
+HOSTILE = ['"); import os; ("', "'\n'", "k0", "{k1}", "\\", "hits", "item.score", "1 in hits"]
+
+
+@pytest.mark.parametrize("op", ["contains", "contains_word", "contains_all", "is", "startswith"])
+@pytest.mark.parametrize("needle", HOSTILE)
+def test_what_users_write_never_becomes_code(op: ast.TextOp, needle: str) -> None:
+    """Conditions are compiled to Python source; the values in them must stay values."""
+    cond = ast.And((ast.TextTest("title", op, (needle, "zz")), ast.Compare("score", ">=", 0)))
+    if op in ("contains_all", "is"):
+        cond = ast.TextTest("title", op, (needle,))
+    exactly = one(cond, post(title=needle), subs=("test",))  # index and plain agree ...
+    assert exactly is True or op == "contains_word"  # ... and the value is a value
+    assert one(cond, post(title=f"say {needle}!")) is op.startswith("contains")
+    assert one(cond, post(title="nothing")) is False
