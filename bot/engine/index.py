@@ -39,6 +39,7 @@ from bot.engine.regex import compile_regex, options_for, source_for
 from bot.grammar import ast
 
 Automaton = Literal["aho", "re2"]
+Text = str | bytes  # folded str for needles, UTF-8 for regexes
 Scope = tuple[str, str | None]  # (stream, casefolded subreddit, or ALL for every one)
 
 TAIL_MAX = 32  # new atoms probed one by one before they are compiled ...
@@ -55,7 +56,7 @@ _NO_HITS: frozenset[int] = frozenset()
 
 
 class _Scanner(Protocol):
-    def scan(self, text: str, hits: set[int]) -> None: ...
+    def scan(self, text: Text, hits: set[int]) -> None: ...
 
 
 class _AhoScanner:
@@ -70,7 +71,7 @@ class _AhoScanner:
         automaton.make_automaton()
         self._automaton = automaton
 
-    def scan(self, text: str, hits: set[int]) -> None:
+    def scan(self, text: Text, hits: set[int]) -> None:
         hits.update(map(_second, self._automaton.iter(text)))
 
 
@@ -86,7 +87,7 @@ class _SetScanner:
         *,
         options: Any,
         to_pattern: Callable[[str], str],
-        probe: Callable[[str, str], bool],
+        probe: Callable[[str, Any], bool],
     ) -> None:
         self._set = re2.Set.SearchSet(options)
         self._set.Add("")
@@ -98,7 +99,7 @@ class _SetScanner:
         self._entries = entries
         self._probe = probe
 
-    def scan(self, text: str, hits: set[int]) -> None:
+    def scan(self, text: Text, hits: set[int]) -> None:
         try:
             found = self._set.Match(text)
         except UnicodeEncodeError:  # a lone surrogate: let the evaluator decide, as plain does
@@ -132,8 +133,8 @@ def _literal_scanner(automaton: Automaton) -> Callable[[dict[int, str]], _Scanne
     return build
 
 
-def _regex_probe(flags: str) -> Callable[[str, str], bool]:
-    def probe(pattern: str, text: str) -> bool:
+def _regex_probe(flags: str) -> Callable[[str, Any], bool]:
+    def probe(pattern: str, text: Text) -> bool:
         try:
             return compile_regex(pattern, flags).search(text) is not None
         except UnicodeEncodeError:
@@ -163,7 +164,7 @@ class _TieredIndex:
     def __init__(
         self,
         build: Callable[[dict[int, str]], _Scanner],
-        probe: Callable[[str, str], bool],
+        probe: Callable[[str, Any], bool],
         *,
         recent_min: int,
     ) -> None:
@@ -220,7 +221,7 @@ class _TieredIndex:
         self.rebuilds += 1
         return dropped
 
-    def scan(self, text: str, hits: set[int]) -> None:
+    def scan(self, text: Text, hits: set[int]) -> None:
         if self._main_scanner is not None:
             self._main_scanner.scan(text, hits)
         if self._recent_scanner is not None:
@@ -256,14 +257,6 @@ class _Thresholds:
         while self.modules[at] != module_id:
             at += 1
         del self.bounds[at], self.modules[at]
-
-    def at_most(self, value: int) -> list[int]:
-        """Modules whose bound is at most ``value``."""
-        return self.modules[: bisect.bisect_right(self.bounds, value)]
-
-    def at_least(self, value: int) -> list[int]:
-        """Modules whose bound is at least ``value``."""
-        return self.modules[bisect.bisect_left(self.bounds, value) :]
 
 
 class _Bucket:
@@ -303,20 +296,21 @@ class _Bucket:
         if self.always:
             found |= self.always
         postings = self.postings
-        if postings:
+        if postings and hits:
             for atom in postings.keys() & hits:
                 found |= postings[atom]
         if self.numbers:
             for (kind, name), thresholds in self.numbers.items():
-                value = item.number(name)
+                value = getattr(item, name)  # score or comments
+                bounds = thresholds.bounds
                 if kind == "at_least":
-                    if value >= thresholds.bounds[0]:
-                        found.update(thresholds.at_most(value))
-                elif value <= thresholds.bounds[-1]:
-                    found.update(thresholds.at_least(value))
+                    if value >= bounds[0]:
+                        found.update(thresholds.modules[: bisect.bisect_right(bounds, value)])
+                elif value <= bounds[-1]:
+                    found.update(thresholds.modules[bisect.bisect_left(bounds, value) :])
         if self.flags:
             for name, modules in self.flags.items():
-                if item.flag(name):
+                if getattr(item, name):  # nsfw, spoiler or self
                     found |= modules
 
 
@@ -491,7 +485,7 @@ class IndexedMatcher:
             if atom is not None:
                 found.add(atom)
         for (name, _flags), index in self._regex.items():
-            index.scan(item.field_text(name), found)
+            index.scan(item.encoded(name), found)  # the UTF-8 the evaluator searches too
         return found
 
     def candidates(self, item: Item) -> tuple[set[int], AbstractSet[int]]:
