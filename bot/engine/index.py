@@ -263,10 +263,9 @@ class _Bucket:
     """The modules of one scope (stream, casefolded subreddit or ALL), by what brings them
     to evaluation: always, an automaton or equality atom, a number, or a flag."""
 
-    __slots__ = ("always", "postings", "numbers", "flags", "scanning")
+    __slots__ = ("always", "postings", "numbers", "flags")
 
     def __init__(self) -> None:
-        self.scanning = 0  # modules whose conditions read the atoms that hit
         self.always: set[int] = set()
         self.postings: dict[int, set[int]] = {}
         self.numbers: dict[tuple[str, str], _Thresholds] = {}  # (at_least|at_most, field)
@@ -342,6 +341,7 @@ class IndexedMatcher:
         # Candidates come only from the item's own scope buckets, so the condition alone
         # decides (CompiledRule.matches would re-check the scope).
         self._conditions: dict[int, Guarded] = {}
+        self._readers: set[int] = set()  # conditions that read hits, of modules without postings
         self._atom_ids: dict[AtomKey, int] = {}
         self._atom_keys: dict[int, AtomKey] = {}
         self._refs: dict[int, int] = {}
@@ -372,13 +372,13 @@ class IndexedMatcher:
         if rule.condition is not None:
             condition, leaf_atoms = guarded(rule.condition, self._acquire)
         self._conditions[module_id] = condition
+        if leaf_atoms and not atoms:  # a candidate by number, flag or always, reading hits
+            self._readers.add(module_id)
         self._modules[module_id] = _Module(compiled, atoms, others, scopes, tuple(leaf_atoms))
         for scope in scopes:
             bucket = self._buckets.get(scope)
             if bucket is None:
                 bucket = self._buckets[scope] = _Bucket()
-            if atoms or leaf_atoms:  # its items must be scanned
-                bucket.scanning += 1
             if not needed:
                 bucket.always.add(module_id)
             for atom in atoms:
@@ -391,10 +391,9 @@ class IndexedMatcher:
         if module is None:
             return
         del self._conditions[module_id]
+        self._readers.discard(module_id)
         for scope in module.scopes:
             bucket = self._buckets[scope]
-            if module.atoms or module.leaf_atoms:
-                bucket.scanning -= 1
             bucket.always.discard(module_id)
             for atom in module.atoms:
                 _discard(bucket.postings, atom, module_id)
@@ -501,14 +500,15 @@ class IndexedMatcher:
         everywhere, here = get((stream, ALL)), get((stream, item.folded("subreddit")))
         if everywhere is None and here is None:
             return found, _NO_HITS
-        scanned = (everywhere is not None and everywhere.scanning) or (
-            here is not None and here.scanning
-        )
-        hits = self.hits(item) if scanned else _NO_HITS
+        hits: AbstractSet[int] = _NO_HITS
+        if (everywhere is not None and everywhere.postings) or (here is not None and here.postings):
+            hits = self.hits(item)
         if everywhere is not None:
             everywhere.collect(item, hits, found)
         if here is not None:
             here.collect(item, hits, found)
+        if hits is _NO_HITS and found and not self._readers.isdisjoint(found):
+            hits = self.hits(item)  # only now: a candidate's condition reads them
         return found, hits
 
     def match(self, item: Item) -> list[int]:
