@@ -601,3 +601,14 @@ def test_what_users_write_never_becomes_code(op: ast.TextOp, needle: str) -> Non
     assert exactly is True or op == "contains_word"  # ... and the value is a value
     assert one(cond, post(title=f"say {needle}!")) is op.startswith("contains")
     assert one(cond, post(title="nothing")) is False
+
+
+def test_a_candidate_by_number_still_reads_its_text_atoms() -> None:
+    """``score >= 50000`` brings the module to evaluation (its rarest requirement); its
+    ``contains "ab"`` is then read from the atoms, which must be scanned for that item
+    although no bucket has postings."""
+    cond = ast.And((ast.Compare("score", ">=", 50000), ast.TextTest("title", "contains", ("ab",))))
+    assert requirement(cond) == {("at_least", "score", "50000")}
+    assert one(cond, post(score=60000, title="xABy")) is True
+    assert one(cond, post(score=60000, title="xy")) is False
+    assert one(cond, post(score=10, title="ab")) is False
