@@ -6,7 +6,9 @@ the condition cannot hold unless at least one of its atoms does. Per item, every
 scanned once for all atoms of all modules (Aho-Corasick over needles, a dict for
 equality, RE2 sets for regular expressions without a required literal), and only the
 modules behind the atoms that hit, plus those whose condition cannot be reduced, are
-evaluated, in full, with the same ``CompiledRule`` that ``PlainMatcher`` uses.
+evaluated. A candidate's condition is compiled by bot/engine/guarded.py to read the same
+hits (a text test whose atoms missed is false without reading the text) and to ask the
+evaluator that ``PlainMatcher`` uses for everything the atoms cannot decide.
 
 Adding or removing a module never rebuilds on the spot. New atoms wait in a short tail
 that is probed one by one; the next ``match`` folds a full tail into a small "recent"
