@@ -28,6 +28,7 @@ from bot.engine.atoms import (
 )
 from bot.engine.evaluate import cheapest_first, compile_condition, find_word, folded_values
 from bot.engine.item import Item
+from bot.engine.literals import literal_alternatives
 from bot.grammar import ast
 
 Guarded = Callable[[Item, AbstractSet[int]], bool]
@@ -50,6 +51,16 @@ def exact(cond: ast.Condition, needed: Requirement) -> bool:
     if isinstance(cond, ast.Matches):
         return all(key[0] == "regex" for key in needed)
     return isinstance(cond, ast.TextTest) and cond.op in ("contains", "is")
+
+
+def _case_sensitive_literals(test: ast.Matches) -> tuple[str, ...] | None:
+    """The literals of a ``/cat|dog/`` without the ``i`` flag, when all can be scanned."""
+    if "i" in test.flags:
+        return None
+    alternatives = literal_alternatives(test.pattern)
+    if alternatives is None or not all(indexable_needle(a.casefold()) for a in alternatives):
+        return None
+    return alternatives
 
 
 class _Source:
@@ -103,6 +114,15 @@ class _Source:
                 f"({self.atom(key)} in hits and find_word(item.folded({self.constant(key[1])}),"
                 f" {self.constant(key[2])}) >= 0)"
                 for key in keys
+            )
+        if isinstance(cond, ast.Matches) and (alternatives := _case_sensitive_literals(cond)):
+            # /cat|dog/ without i: look for each literal, as written, only where its
+            # casefolded atom hit (text: in the title or the body, which hold the same).
+            return " or ".join(
+                f"({self.atom(key)} in hits and {self.constant(literal)}"
+                f" in item.field_text({self.constant(key[1])}))"
+                for literal in alternatives
+                for key in sorted(contains_atoms(cond.field, (literal.casefold(),)))
             )
         if isinstance(cond, ast.TextTest) and cond.op == "contains_all":
             needles = folded_values(cond)

@@ -612,3 +612,26 @@ def test_a_candidate_by_number_still_reads_its_text_atoms() -> None:
     assert one(cond, post(score=60000, title="xABy")) is True
     assert one(cond, post(score=60000, title="xy")) is False
     assert one(cond, post(score=10, title="ab")) is False
+
+
+@pytest.mark.parametrize(
+    ("pattern", "flags", "title", "body", "expected"),
+    [
+        ("Cat|dog", "", "a Cat", "", True),
+        ("Cat|dog", "", "a cat", "", False),
+        ("Cat|dog", "", "CAT DOG", "", False),
+        ("Cat|dog", "", "", "hot dog", True),
+        ("Cat|dog", "i", "CAT", "", True),
+        ("Straße|ǅ", "", "STRASSE ǆ", "", False),
+        ("Straße|ǅ", "", "", "die Straße", True),
+    ],
+)
+def test_case_sensitive_alternatives_read_as_written(
+    pattern: str, flags: str, title: str, body: str, expected: bool
+) -> None:
+    """The atoms of ``/Cat|dog/`` are casefolded; the test must still respect the case."""
+    item = post(title=title, selftext=body)
+    assert one(ast.Matches("text", pattern, flags), item) is expected
+    for name in ("title", "body"):
+        want = compile_regex(pattern, flags).search(item.field_text(name)) is not None
+        assert one(ast.Matches(name, pattern, flags), item) is want
