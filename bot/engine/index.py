@@ -31,10 +31,6 @@ import ahocorasick
 import re2
 
 from bot.engine.atoms import OTHER_KINDS, AtomKey, requirement
-from bot.engine.evaluate import (
-    CompiledRule,
-    compile_rule,
-)
 from bot.engine.guarded import Guarded, guarded
 from bot.engine.item import Item
 from bot.engine.regex import compile_regex, options_for, source_for
@@ -317,7 +313,6 @@ class _Bucket:
 
 @dataclass(frozen=True, slots=True)
 class _Module:
-    compiled: CompiledRule
     atoms: tuple[int, ...]  # automaton and equality atoms
     others: tuple[AtomKey, ...]  # numeric and flag atoms; no atoms at all: always evaluated
     scopes: tuple[Scope, ...]
@@ -325,7 +320,8 @@ class _Module:
 
 
 class IndexedMatcher:
-    """The Matcher for many modules: candidates from per-field automata, then the one evaluator."""
+    """The Matcher for many modules: candidates from per-field automata, then their
+    conditions over the atoms that hit (and the one evaluator for what atoms cannot tell)."""
 
     def __init__(
         self,
@@ -341,7 +337,7 @@ class IndexedMatcher:
         self._recent_min = recent_min
         self._modules: dict[int, _Module] = {}
         # Candidates come only from the item's own scope buckets, so the condition alone
-        # decides (CompiledRule.matches would re-check the scope).
+        # decides (no scope check per candidate).
         self._conditions: dict[int, Guarded] = {}
         self._readers: set[int] = set()  # conditions that read hits, of modules without postings
         self._atom_ids: dict[AtomKey, int] = {}
@@ -363,12 +359,11 @@ class IndexedMatcher:
     def add(self, module_id: int, rule: ast.Rule) -> None:
         if module_id in self._modules:
             self.remove(module_id)
-        compiled = compile_rule(rule)
         needed = requirement(rule.condition) or frozenset()
         others = tuple(sorted(k for k in needed if k[0] in OTHER_KINDS))
         atoms = tuple(sorted(self._acquire(k) for k in needed if k[0] not in OTHER_KINDS))
-        subreddits = tuple(sorted(compiled.subreddits)) or (ALL,)
-        scopes = tuple((stream, sub) for stream in sorted(compiled.streams) for sub in subreddits)
+        subreddits = tuple(sorted({s.casefold() for s in rule.subreddits})) or (ALL,)
+        scopes = tuple((stream, sub) for stream in sorted(set(rule.streams)) for sub in subreddits)
         condition: Guarded = _always
         leaf_atoms: list[int] = []
         if rule.condition is not None:
@@ -376,7 +371,7 @@ class IndexedMatcher:
         self._conditions[module_id] = condition
         if leaf_atoms and not atoms:  # a candidate by number, flag or always, reading hits
             self._readers.add(module_id)
-        self._modules[module_id] = _Module(compiled, atoms, others, scopes, tuple(leaf_atoms))
+        self._modules[module_id] = _Module(atoms, others, scopes, tuple(leaf_atoms))
         for scope in scopes:
             bucket = self._buckets.get(scope)
             if bucket is None:
