@@ -91,10 +91,9 @@ class Item:
 
     def folded(self, name: str) -> str:
         """The casefolded value of a text field, computed once per item."""
-        try:
-            return self._folded[name]
-        except KeyError:
-            pass
+        cached = self._folded.get(name)  # .get: a miss (once per field) costs no exception
+        if cached is not None:
+            return cached
         if name == "text":  # casefold maps code point by code point, and "\n" to itself
             cached = self.folded("title") + "\n" + self.folded("body")
         else:
@@ -105,11 +104,10 @@ class Item:
     def encoded(self, name: str) -> bytes:
         """The UTF-8 bytes of a text field, as written, computed once per item (RE2 searches
         bytes without decoding offsets back into characters)."""
-        try:
-            return self._encoded[name]
-        except KeyError:
+        cached = self._encoded.get(name)
+        if cached is None:
             cached = self._encoded[name] = self.field_text(name).encode()
-            return cached
+        return cached
 
     def number(self, name: str) -> int:
         return self.score if name == "score" else self.comments
