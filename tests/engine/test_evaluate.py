@@ -173,6 +173,9 @@ def _item(**data: Any) -> Item:
         ('title is "ǅ"', "ǆ", True),
         ("title matches /CAT/", "cat", False),
         ("title matches /CAT/i", "cat", True),
+        ("title matches /^(?i)cat$/m", "dog\nCAT", True),  # m keeps inline flags usable
+        ("title matches /^cat$/", "dog\ncat", False),
+        ("title matches /^d.+?g$/m", "x\ndog", True),
         ("title contains “curly”", "a curly quote", True),
         ("title is empty", "", True),
     ],
