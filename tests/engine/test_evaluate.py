@@ -176,6 +176,7 @@ def _item(**data: Any) -> Item:
         ("title matches /^(?i)cat$/m", "dog\nCAT", True),  # m keeps inline flags usable
         ("title matches /^cat$/", "dog\ncat", False),
         ("title matches /^d.+?g$/m", "x\ndog", True),
+        ("title matches /^d.+?g$/m", "dg", False),  # lazy, not POSIX's (.+)?
         ("title contains “curly”", "a curly quote", True),
         ("title is empty", "", True),
     ],
